@@ -1,0 +1,10 @@
+"""Coral: git for neural-network weights.
+
+The public entry points::
+
+    from coral.version_control import Repository
+    from coral.core.weight_tensor import WeightTensor, WeightMetadata
+    from coral.integrations.pytorch import pytorch_to_coral
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,35 @@
+"""Content identity of a stored tensor.
+
+An object ID is the xxh3-128 digest (32 hex digits) of a small header naming the dtype and
+shape, followed by the tensor's canonical bytes. The same values under another dtype or shape
+get another ID. The bytes are hashed through a view, without copying.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import xxhash
+
+from coral.core.dtypes import as_buffer
+
+OBJECT_ID_LENGTH = 32
+_OBJECT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _header(dtype_name: str, shape: Sequence[int]) -> bytes:
+    dims = ",".join(str(int(d)) for d in shape)
+    return f"coral-tensor/1\0{dtype_name}\0({dims})\0".encode()
+
+
+def object_id(canonical: np.ndarray, dtype_name: str) -> str:
+    """Return the object ID of a canonical (C-contiguous, little-endian) array."""
+    digest = xxhash.xxh3_128(_header(dtype_name, canonical.shape))
+    digest.update(as_buffer(canonical))
+    return digest.hexdigest()
+
+
+def is_object_id(text: str) -> bool:
+    return bool(_OBJECT_ID_RE.match(text))

@@ -1,0 +1,1 @@
+"""Adapters between Coral and ML frameworks (each imports its framework lazily)."""

@@ -1,0 +1,85 @@
+"""The repository write lock.
+
+Writers that change refs, HEAD, staging, tags or config hold one advisory lock on
+``.coral/lock``. It is an ``flock``, not a pid file: the kernel drops it when the holder dies,
+so a SIGKILLed process can never leave a stale lock behind. Object packs are written outside
+the lock (they are immutable and content-addressed), so the lock is only held for the few
+small file writes that publish them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from coral.errors import LockTimeoutError
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class RepositoryLock:
+    """A re-entrant (per thread) inter-process lock on one file."""
+
+    def __init__(self, path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._local = threading.local()
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        fd = self._acquire()
+        self._local.depth = 1
+        try:
+            yield
+        finally:
+            self._local.depth = 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            self._thread_lock.release()
+
+    def _acquire(self) -> int:
+        deadline = time.monotonic() + self.timeout
+        if not self._thread_lock.acquire(timeout=self.timeout):
+            raise self._timeout_error()
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    self._thread_lock.release()
+                    raise self._timeout_error() from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            except BaseException:
+                os.close(fd)
+                self._thread_lock.release()
+                raise
+
+    def _timeout_error(self) -> LockTimeoutError:
+        return LockTimeoutError(
+            f"another process has held the repository lock {self.path} for more than "
+            f"{self.timeout:g}s; wait for it to finish (a crashed process releases it "
+            "automatically) or raise core.lock_timeout"
+        )

@@ -1,0 +1,350 @@
+"""Tensor objects on disk, in immutable HDF5 packs.
+
+Layout under ``objects/packs/``::
+
+    pack-<id>.h5         one HDF5 file; dataset /objects/<object id> holds an object's payload
+                         (uint8), its attributes hold dtype, shape, codec, params, sizes, base
+    pack-<id>.idx.json   the same attributes for every object in the pack (derived data)
+
+A writer builds its pack under ``tmp/``, fsyncs it, renames it into ``packs/`` and only then
+writes the sidecar index. HDF5 files are never opened for writing after that rename: HDF5 does
+not survive a writer killed mid-write, and its file locking breaks concurrent writers, so
+immutability is what makes the store crash-safe. A pack without its sidecar (a crash between
+the two steps) is re-indexed from its attributes when the store loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from coral.core.dtypes import as_buffer
+from coral.errors import CorruptObjectError, ObjectNotFoundError
+from coral.storage.codecs import SHUFFLE_ZSTD, Buffer, Codec, Encoded
+from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
+from coral.storage.store import ObjectInfo, ObjectWriter, TensorStore
+
+PACK_FORMAT = 1
+_PACK_SUFFIX = ".h5"
+_INDEX_SUFFIX = ".idx.json"
+_GROUP = "objects"
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
+
+
+def _index_path(pack_path: Path) -> Path:
+    return pack_path.with_name(pack_path.stem + _INDEX_SUFFIX)
+
+
+class PackStore(TensorStore):
+    """A :class:`TensorStore` of immutable HDF5 packs in ``packs_dir``.
+
+    Args:
+        packs_dir: where published packs live.
+        tmp_dir: where packs are built (same filesystem, so the publishing rename is atomic).
+        codec: the codec new full objects are written with.
+        max_open_packs: read descriptors kept open (LRU).
+    """
+
+    def __init__(
+        self,
+        packs_dir: Path,
+        tmp_dir: Path,
+        codec: Codec = SHUFFLE_ZSTD,
+        max_open_packs: int = 32,
+    ) -> None:
+        self.packs_dir = packs_dir
+        self.tmp_dir = tmp_dir
+        self.codec = codec
+        self._max_open = max_open_packs
+        self._index: dict[str, ObjectInfo] = {}
+        self._loaded: set[str] = set()
+        self._unreadable: dict[str, str] = {}
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # --- index ---
+
+    def refresh(self) -> None:
+        """Index packs published since the last look (by this or another process)."""
+        with self._lock:
+            try:
+                names = sorted(
+                    p.name for p in os.scandir(self.packs_dir) if p.name.endswith(_PACK_SUFFIX)
+                )
+            except FileNotFoundError:
+                return
+            for name in names:
+                if name not in self._loaded and name not in self._unreadable:
+                    self._load_pack_index(name)
+
+    def _load_pack_index(self, name: str) -> None:
+        pack_path = self.packs_dir / name
+        try:
+            entries = self._read_sidecar(pack_path)
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                entries = self._index_from_pack(pack_path)
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                self._unreadable[name] = str(err)
+                return
+            # Derived data: a lost sidecar is simply rewritten.
+            atomic_write_json(_index_path(pack_path), _sidecar(entries), tmp_dir=self.tmp_dir)
+        for info in entries:
+            self._index.setdefault(info.object_id, info)
+        self._loaded.add(name)
+
+    @staticmethod
+    def _read_sidecar(pack_path: Path) -> list[ObjectInfo]:
+        data = read_json(_index_path(pack_path))
+        if data.get("format") != PACK_FORMAT:
+            raise ValueError(f"unsupported pack index format {data.get('format')!r}")
+        return [ObjectInfo.from_dict(oid, d, pack_path.name) for oid, d in data["objects"].items()]
+
+    @staticmethod
+    def _index_from_pack(pack_path: Path) -> list[ObjectInfo]:
+        with h5py.File(pack_path, "r", locking=False) as f:
+            if int(f.attrs.get("coral_pack_format", -1)) != PACK_FORMAT:
+                raise ValueError("not a Coral pack (missing coral_pack_format attribute)")
+            return [_info_from_dataset(oid, ds, pack_path.name) for oid, ds in f[_GROUP].items()]
+
+    def info(self, oid: str) -> ObjectInfo:
+        info = self._index.get(oid)
+        if info is None:
+            self.refresh()
+            info = self._index.get(oid)
+            if info is None:
+                raise ObjectNotFoundError(
+                    f"object {oid} is not in {self.packs_dir}; the repository may be "
+                    "incomplete (run repo.fsck())"
+                )
+        return info
+
+    def object_ids(self) -> Iterator[str]:
+        self.refresh()
+        return iter(list(self._index))
+
+    def pack_names(self) -> list[str]:
+        self.refresh()
+        return sorted(self._loaded)
+
+    def unreadable_packs(self) -> dict[str, str]:
+        """Packs that could not be indexed, with the reason (reported by fsck)."""
+        self.refresh()
+        return dict(self._unreadable)
+
+    def check_pack(self, name: str) -> list[str]:
+        """Problems with one pack's file and sidecar (their objects are checked separately)."""
+        pack_path = self.packs_dir / name
+        try:
+            from_pack = {i.object_id: i for i in self._index_from_pack(pack_path)}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return [f"pack {name} cannot be read: {err}"]
+        try:
+            from_sidecar = {i.object_id: i for i in self._read_sidecar(pack_path)}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return [f"index of pack {name} cannot be read ({err}); it will be rebuilt"]
+        if from_pack != from_sidecar:
+            return [f"index of pack {name} disagrees with the pack; delete it to rebuild"]
+        return []
+
+    # --- reads ---
+
+    def _fd(self, location: str) -> int:
+        """A cached read-only descriptor of a pack (packs never change once published)."""
+        with self._lock:
+            fd = self._fds.get(location)
+            if fd is None:
+                try:
+                    fd = os.open(self.packs_dir / location, os.O_RDONLY)
+                except OSError as err:
+                    raise CorruptObjectError(
+                        f"pack {location} cannot be opened ({err}); run repo.fsck()"
+                    ) from err
+                self._fds[location] = fd
+                while len(self._fds) > self._max_open:
+                    os.close(self._fds.popitem(last=False)[1])
+            else:
+                self._fds.move_to_end(location)
+            return fd
+
+    def read_payload(self, info: ObjectInfo) -> np.ndarray:
+        out = np.empty(info.stored_nbytes, dtype=np.uint8)
+        self._read_into(info, out)
+        return out
+
+    def _read_into(self, info: ObjectInfo, out: np.ndarray) -> None:
+        # The payload is a contiguous HDF5 dataset at a recorded offset: one pread, GIL released.
+        if out.size == 0:
+            return
+        if info.offset < 0:
+            raise CorruptObjectError(
+                f"the index of pack {info.location} has no offset for object {info.object_id}; "
+                "delete the pack's .idx.json to rebuild it"
+            )
+        view = as_buffer(out)
+        done = 0
+        while done < out.size:
+            n = os.preadv(self._fd(info.location), [view[done:]], info.offset + done)
+            if n == 0:
+                raise CorruptObjectError(
+                    f"pack {info.location} ends inside object {info.object_id} (truncated?); "
+                    "run repo.fsck()"
+                )
+            done += n
+
+    def _read_raw_into(self, info: ObjectInfo, out: np.ndarray) -> None:
+        self._read_into(info, out)  # no intermediate buffer for raw objects
+
+    def close(self) -> None:
+        with self._lock:
+            while self._fds:
+                os.close(self._fds.popitem()[1])
+
+    # --- writes ---
+
+    def writer(self) -> ObjectWriter:
+        return _PackWriter(self, self.codec)
+
+    def _published(self, pack_name: str, infos: list[ObjectInfo]) -> None:
+        with self._lock:
+            for info in infos:
+                self._index.setdefault(info.object_id, info)
+            self._loaded.add(pack_name)
+
+
+class _PackWriter(ObjectWriter):
+    """Builds one pack in ``tmp/``.
+
+    HDF5 lays out each payload as an early-allocated contiguous dataset; the payload bytes are
+    then written with ``os.pwritev`` at the dataset's file offset. That is HDF5's documented
+    route for external access to contiguous data, and it matters here: h5py holds the GIL
+    during its own writes, which would stall the threads encoding the next tensor, while
+    ``pwritev`` releases it and writes all of a tensor's segments in a few syscalls.
+    """
+
+    def __init__(self, store: PackStore, codec: Codec) -> None:
+        super().__init__(codec)
+        self._store = store
+        self._name = f"pack-{uuid.uuid4().hex}{_PACK_SUFFIX}"
+        self._tmp_path = store.tmp_dir / f"{self._name}.tmp"
+        self._file: h5py.File | None = None
+        self._fd = -1
+        self._pending: dict[str, ObjectInfo] = {}
+
+    def _exists(self, oid: str) -> bool:
+        return oid in self._pending or oid in self._store
+
+    def _open(self) -> h5py.File:
+        if self._file is None:
+            self._store.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._file = h5py.File(self._tmp_path, "w", libver="latest", locking=False)
+            self._file.attrs["coral_pack_format"] = PACK_FORMAT
+            self._file.create_group(_GROUP)
+            self._fd = os.open(self._tmp_path, os.O_WRONLY)
+        return self._file
+
+    def _write(self, info: ObjectInfo, encoded: Encoded) -> None:
+        group = self._open()[_GROUP]
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.CONTIGUOUS)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+        ds = group.create_dataset(
+            info.object_id, shape=(encoded.nbytes,), dtype=np.uint8, dcpl=dcpl
+        )
+        offset = ds.id.get_offset() if encoded.nbytes else None
+        if offset is not None:
+            _pwrite_all(self._fd, encoded.segments, offset)
+        attrs = ds.attrs
+        attrs["dtype"] = info.dtype
+        attrs["shape"] = np.asarray(info.shape, dtype=np.int64)
+        attrs["codec"] = info.codec
+        attrs["params"] = json.dumps(info.params, sort_keys=True)
+        attrs["raw_nbytes"] = info.raw_nbytes
+        attrs["stored_nbytes"] = encoded.nbytes
+        attrs["base_id"] = info.base_id or ""
+        self._pending[info.object_id] = replace(
+            info,
+            stored_nbytes=encoded.nbytes,
+            location=self._name,
+            offset=-1 if offset is None else int(offset),
+        )
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _publish(self) -> None:
+        if self._file is None:
+            return
+        self._file.close()  # HDF5 writes its metadata
+        self._file = None
+        os.fsync(self._fd)
+        self._close_file()
+        final = self._store.packs_dir / self._name
+        self._store.packs_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp_path, final)
+        fsync_dir(self._store.packs_dir)
+        infos = list(self._pending.values())
+        atomic_write_json(_index_path(final), _sidecar(infos), tmp_dir=self._store.tmp_dir)
+        self._store._published(self._name, infos)
+
+    def _abort(self) -> None:
+        self._close_file()
+        self._tmp_path.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+def _pwrite_all(fd: int, segments: Sequence[Buffer], offset: int) -> None:
+    """Write ``segments`` back to back at ``offset``, resuming after short writes."""
+    views = [as_buffer(s) if isinstance(s, np.ndarray) else memoryview(s) for s in segments]
+    views = [v for v in views if v.nbytes]
+    while views:
+        batch = views[:_IOV_MAX]
+        written = os.pwritev(fd, batch, offset)
+        offset += written
+        done = 0
+        while done < len(batch) and written >= batch[done].nbytes:
+            written -= batch[done].nbytes
+            done += 1
+        views = views[done:]
+        if written:
+            views[0] = views[0][written:]
+
+
+def _sidecar(infos: list[ObjectInfo]) -> dict[str, object]:
+    return {"format": PACK_FORMAT, "objects": {i.object_id: i.to_dict() for i in infos}}
+
+
+def _info_from_dataset(oid: str, ds: h5py.Dataset, location: str) -> ObjectInfo:
+    # The dtype comes from our own attribute, never from HDF5's type (bfloat16 is opaque there).
+    attrs = ds.attrs
+    base = str(attrs["base_id"])
+    offset = ds.id.get_offset()
+    if ds.shape != (int(attrs["stored_nbytes"]),):
+        raise ValueError(f"dataset {oid} holds {ds.shape} bytes, its attributes disagree")
+    return ObjectInfo(
+        object_id=oid,
+        dtype=str(attrs["dtype"]),
+        shape=tuple(int(d) for d in np.asarray(attrs["shape"]).reshape(-1)),
+        codec=str(attrs["codec"]),
+        params=json.loads(str(attrs["params"])),
+        raw_nbytes=int(attrs["raw_nbytes"]),
+        stored_nbytes=int(attrs["stored_nbytes"]),
+        base_id=base or None,
+        location=location,
+        offset=-1 if offset is None else int(offset),
+    )

@@ -1,0 +1,23 @@
+"""Git for weights: commits, branches, tags, history and the :class:`Repository` facade."""
+
+from coral.version_control.branch import Branch, BranchManager
+from coral.version_control.commit import Commit, CommitMetadata
+from coral.version_control.fsck import FsckIssue, FsckReport
+from coral.version_control.graph import VersionGraph
+from coral.version_control.lazy import LazyWeights
+from coral.version_control.repository import Repository, Status
+from coral.version_control.version import Version
+
+__all__ = [
+    "Branch",
+    "BranchManager",
+    "Commit",
+    "CommitMetadata",
+    "FsckIssue",
+    "FsckReport",
+    "LazyWeights",
+    "Repository",
+    "Status",
+    "Version",
+    "VersionGraph",
+]

@@ -1,0 +1,77 @@
+"""Branches as the seed chapter presents them: :class:`Branch` and :class:`BranchManager`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+from coral.errors import CannotDeleteCurrentBranchError, RefNotFoundError
+from coral.version_control.refnames import check_ref_name
+from coral.version_control.refs import Branch, RefStore
+
+__all__ = ["Branch", "BranchManager"]
+
+
+class BranchManager:
+    """Create, list, move and delete branches; knows which branch HEAD is on.
+
+    Reached as ``repo.branch_manager``. ``who`` is the identity recorded in the reflog.
+    """
+
+    def __init__(self, refs: RefStore, who: Callable[[], str] = lambda: "coral") -> None:
+        self._refs = refs
+        self._who = who
+
+    def create_branch(
+        self, name: str, commit_hash: str, parent_branch: str | None = None
+    ) -> Branch:
+        """Create ``name`` at ``commit_hash``; raises :class:`RefExistsError` if it exists."""
+        branch = Branch(check_ref_name(name), commit_hash, parent_branch)
+        self._refs.write_branch(
+            branch, expected=None, who=self._who(), message=f"branch: created at {commit_hash[:8]}"
+        )
+        return branch
+
+    def update_branch(
+        self, name: str, commit_hash: str, expected: str, message: str = "update"
+    ) -> Branch:
+        """Move ``name`` to ``commit_hash`` if it still points at ``expected``."""
+        current = self.get_branch(name)
+        branch = Branch(name, commit_hash, current.parent_branch)
+        self._refs.write_branch(branch, expected=expected, who=self._who(), message=message)
+        return branch
+
+    def get_branch(self, name: str) -> Branch:
+        """The branch called ``name``; raises :class:`RefNotFoundError` naming close matches."""
+        branch = self._refs.read_branch(check_ref_name(name))
+        if branch is None:
+            names = [b.name for b in self.list_branches()]
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise RefNotFoundError(f"branch {name!r} does not exist{hint}")
+        return branch
+
+    def has_branch(self, name: str) -> bool:
+        return self._refs.read_branch(check_ref_name(name)) is not None
+
+    def list_branches(self) -> list[Branch]:
+        """All branches, sorted by name."""
+        return self._refs.list_branches()
+
+    def get_current_branch(self) -> str | None:
+        """The branch HEAD points to, or None when HEAD is detached."""
+        return self._refs.head().branch
+
+    def delete_branch(self, name: str) -> Branch:
+        """Delete a branch (its commits stay in the store and in the reflog).
+
+        Raises:
+            CannotDeleteCurrentBranchError: (a ``ValueError``) ``name`` is checked out.
+        """
+        self.get_branch(name)
+        with self._refs.lock.hold():
+            if self.get_current_branch() == name:
+                raise CannotDeleteCurrentBranchError(
+                    f"Cannot delete current branch {name!r}; check out another branch first"
+                )
+            return self._refs.delete_branch(name, who=self._who())

@@ -1,0 +1,91 @@
+"""Commit files, ``objects/commits/<hash>.json``: written once, verified when read, cached."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from coral.errors import CorruptObjectError, RefNotFoundError
+from coral.storage.fsutil import atomic_write_json, read_json
+from coral.version_control.commit import COMMIT_FORMAT, Commit, is_commit_hash
+
+_SUFFIX = ".json"
+
+
+class CommitStore:
+    """Reads and writes commit files. Commits are immutable, so the cache never goes stale."""
+
+    def __init__(self, commits_dir: Path, tmp_dir: Path) -> None:
+        self.commits_dir = commits_dir
+        self.tmp_dir = tmp_dir
+        self._cache: dict[str, Commit] = {}
+        self._lock = threading.Lock()
+
+    def path(self, commit_hash: str) -> Path:
+        return self.commits_dir / f"{commit_hash}{_SUFFIX}"
+
+    def __contains__(self, commit_hash: object) -> bool:
+        if not isinstance(commit_hash, str) or not is_commit_hash(commit_hash):
+            return False
+        return commit_hash in self._cache or self.path(commit_hash).exists()
+
+    def get(self, commit_hash: str) -> Commit:
+        """The commit with this full hash; raises :class:`RefNotFoundError` or
+        :class:`CorruptObjectError` (content does not match its hash).
+
+        Returns a copy: ``Commit`` is a plain dataclass, and a caller that edits the one it got
+        must not change what everybody else reads from the cache.
+        """
+        cached = self._cache.get(commit_hash)
+        if cached is not None:
+            return cached.copy()
+        if not is_commit_hash(commit_hash):
+            raise RefNotFoundError(f"{commit_hash!r} is not a commit hash")
+        try:
+            data = read_json(self.path(commit_hash))
+        except FileNotFoundError:
+            raise RefNotFoundError(f"commit {commit_hash} does not exist") from None
+        except ValueError as err:
+            raise CorruptObjectError(f"commit file {commit_hash} is not valid JSON: {err}") from err
+        commit = self._parse(commit_hash, data)
+        with self._lock:
+            self._cache[commit_hash] = commit
+        return commit.copy()
+
+    @staticmethod
+    def _parse(commit_hash: str, data: object) -> Commit:
+        try:
+            if not isinstance(data, dict) or data.get("format") != COMMIT_FORMAT:
+                raise ValueError("unsupported commit format")
+            commit = Commit.from_dict(data)
+        except (KeyError, TypeError, ValueError) as err:
+            raise CorruptObjectError(f"commit file {commit_hash} is malformed: {err}") from err
+        actual = commit.compute_hash()
+        if actual != commit_hash or commit.commit_hash != commit_hash:
+            raise CorruptObjectError(
+                f"commit {commit_hash} is corrupt: its content hashes to {actual}"
+            )
+        return commit
+
+    def put(self, commit: Commit) -> None:
+        """Write a commit durably (a no-op when it already exists)."""
+        if commit.commit_hash not in self:
+            atomic_write_json(self.path(commit.commit_hash), commit.to_dict(), tmp_dir=self.tmp_dir)
+        with self._lock:
+            self._cache[commit.commit_hash] = commit.copy()
+
+    def all_hashes(self) -> list[str]:
+        """Every commit hash on disk (unordered)."""
+        try:
+            names = os.listdir(self.commits_dir)
+        except FileNotFoundError:
+            return []
+        return [
+            n[: -len(_SUFFIX)]
+            for n in names
+            if n.endswith(_SUFFIX) and is_commit_hash(n[: -len(_SUFFIX)])
+        ]
+
+    def with_prefix(self, prefix: str) -> list[str]:
+        return sorted(h for h in self.all_hashes() if h.startswith(prefix))

@@ -1,0 +1,604 @@
+"""``Repository``: the one object a user needs, a thin facade over the plumbing modules.
+
+Example:
+    >>> import numpy as np
+    >>> from coral.version_control import Repository
+    >>> repo = Repository("./my_project", init=True)                    # doctest: +SKIP
+    >>> repo.stage_weights({"fc.weight": np.ones((4, 4), np.float32)})   # doctest: +SKIP
+    >>> commit = repo.commit("first weights")                             # doctest: +SKIP
+    >>> repo.get_weight("fc.weight").shape                                # doctest: +SKIP
+    (4, 4)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from coral.core.arrays import as_numpy
+from coral.core.dtypes import canonical_array, dtype_name
+from coral.core.weight_tensor import WeightMetadata, WeightTensor
+from coral.errors import (
+    InvalidValueError,
+    InvalidWeightError,
+    NothingToCommitError,
+    RefNotFoundError,
+    StagedChangesError,
+    UnmergedBranchError,
+    WeightNotFoundError,
+    WeightTypeError,
+)
+from coral.storage.codecs import RAW, SHUFFLE_ZSTD
+from coral.storage.locking import RepositoryLock
+from coral.storage.pack_store import PackStore
+from coral.version_control.branch import Branch, BranchManager
+from coral.version_control.commit import Commit, CommitMetadata
+from coral.version_control.commit_store import CommitStore
+from coral.version_control.config import Config
+from coral.version_control.diff import diff_commits
+from coral.version_control.fsck import Fsck, FsckReport
+from coral.version_control.graph import VersionGraph
+from coral.version_control.identity import resolve_identity
+from coral.version_control.layout import RepoLayout
+from coral.version_control.lazy import LazyWeights
+from coral.version_control.refs import Head, RefStore
+from coral.version_control.resolve import RefResolver
+from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
+from coral.version_control.version import Version, VersionStore
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``repo.status()`` reports: where HEAD is and what the next commit would change."""
+
+    branch: str | None
+    head: str | None
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing is staged."""
+        return not (self.added or self.modified or self.removed or self.unchanged)
+
+    @property
+    def has_changes(self) -> bool:
+        """True when committing would record something new."""
+        return bool(self.added or self.modified or self.removed)
+
+    def __str__(self) -> str:
+        where = (
+            f"On branch {self.branch}" if self.branch else f"HEAD detached at {str(self.head)[:8]}"
+        )
+        lines = [where if self.head else f"{where} (no commits yet)"]
+        if self.clean:
+            lines.append("nothing staged")
+        for label, names in (
+            ("new", self.added),
+            ("modified", self.modified),
+            ("removed", self.removed),
+            ("unchanged", self.unchanged),
+        ):
+            lines += [f"  {label + ':':11}{name}" for name in names]
+        return "\n".join(lines)
+
+
+class Repository:
+    """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
+
+    Args:
+        path: the project directory. Without ``init``, it may be any directory inside an
+            existing repository (the nearest enclosing ``.coral`` is used, like git).
+        init: create ``path/.coral`` if it does not exist yet.
+
+    Raises:
+        NotARepositoryError: (a ``FileNotFoundError``) no repository at or above ``path``.
+    """
+
+    def __init__(self, path: str | Path = ".", init: bool = False) -> None:
+        path = Path(path)
+        if init:
+            path.mkdir(parents=True, exist_ok=True)
+            layout = RepoLayout(path.resolve())
+            layout.create()
+        else:
+            layout = RepoLayout.find(path)
+        layout.ensure_dirs()
+        self._layout = layout
+        tmp = layout.tmp_dir
+        self._lock = RepositoryLock(layout.lock_file)
+        self.config = Config(layout.config_file, self._lock, tmp)
+        self._lock.timeout = float(self.config.get("core.lock_timeout"))
+        codec = SHUFFLE_ZSTD if self.config.get("core.compression") == "zstd" else RAW
+        self.store = PackStore(layout.packs_dir, tmp, codec=codec)
+        self._commits = CommitStore(layout.commits_dir, tmp)
+        self._refs = RefStore(layout.coral_dir, tmp, self._lock)
+        self._versions = VersionStore(layout.versions_dir, tmp, self._lock)
+        self._staging = StagingArea(layout.staging_file, tmp, self._lock)
+        self._resolver = RefResolver(self._refs, self._commits, self._versions)
+        self.branch_manager = BranchManager(self._refs, who=self._who)
+        self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
+
+    # --- where things are ---
+
+    @property
+    def path(self) -> Path:
+        """The project directory (the parent of ``.coral``)."""
+        return self._layout.root
+
+    @property
+    def coral_dir(self) -> Path:
+        return self._layout.coral_dir
+
+    @property
+    def head(self) -> Head:
+        """Where HEAD points: ``head.branch`` (None when detached) and ``head.commit_hash``."""
+        return self._refs.head()
+
+    @property
+    def current_branch(self) -> str | None:
+        return self._refs.head().branch
+
+    def _who(self) -> str:
+        name, email = resolve_identity(
+            self.config.get("user.name", None), self.config.get("user.email", None)
+        )
+        return f"{name} <{email}>"
+
+    # --- refs ---
+
+    def resolve_ref(self, ref: str) -> str:
+        """The full commit hash for a branch, tag, (abbreviated) hash, ``HEAD`` or ``X~N``."""
+        return self._resolver.resolve(ref)
+
+    def get_commit(self, ref: str = "HEAD") -> Commit:
+        return self._commits.get(self.resolve_ref(ref))
+
+    def _head_commit(self) -> Commit | None:
+        head = self._refs.head()
+        return self._commits.get(head.commit_hash) if head.commit_hash else None
+
+    # --- staging ---
+
+    def stage_weights(
+        self,
+        weights: Mapping[str, WeightTensor | np.ndarray | Any],
+        *,
+        remove_missing: bool = False,
+    ) -> dict[str, str]:
+        """Store weights and stage them for the next commit.
+
+        Staging accumulates: a second call adds to (or replaces names of) the first. The next
+        commit holds HEAD's weights with the staged ones on top.
+
+        Args:
+            weights: name -> ``WeightTensor``, NumPy array or ``torch.Tensor``. The dict key is
+                the name recorded (a ``WeightTensor`` with another ``metadata.name`` is renamed).
+            remove_missing: also stage the removal of every weight in HEAD that ``weights``
+                does not name, so the next commit holds exactly ``weights``.
+
+        Returns:
+            ``{name: object_id}`` for every weight given.
+
+        Raises:
+            WeightTypeError / InvalidWeightError: before anything is written, for the first
+                entry that is not a storable array.
+        """
+        if not isinstance(weights, Mapping):
+            raise WeightTypeError(
+                f"stage_weights takes a dict of name -> weight, got {type(weights).__name__}"
+            )
+        prepared = [
+            (self._check_name(name), _prepare(name, value)) for name, value in weights.items()
+        ]
+
+        def canonical_items() -> Iterator[tuple[np.ndarray, str | None]]:
+            for _, (value, _) in prepared:
+                if isinstance(value, WeightTensor):
+                    yield value.data, value.content_hash
+                else:  # the writer encodes it now, so no private copy is needed
+                    yield canonical_array(value, copy=False), None
+
+        with self.store.writer() as writer:
+            oids = writer.add_many(canonical_items())
+        staged = {
+            name: StagedWeight(oid, metadata)
+            for (name, (_, metadata)), oid in zip(prepared, oids, strict=True)
+        }
+        removed: set[str] = set()
+        if remove_missing:
+            head = self._head_commit()
+            removed = set(head.weight_hashes) - staged.keys() if head else set()
+        self._staging.stage(staged, removed)
+        return {name: sw.object_id for name, sw in staged.items()}
+
+    def stage_removal(self, names: str | Iterable[str]) -> None:
+        """Stage the removal of weights from the next commit (like ``git rm``)."""
+        wanted = {names} if isinstance(names, str) else set(names)
+        head = self._head_commit()
+        present = set(head.weight_hashes) if head else set()
+        present |= self._staging.read().weights.keys()
+        missing = sorted(wanted - present)
+        if missing:
+            raise WeightNotFoundError(_missing_message(missing[0], present, "HEAD or staging"))
+        self._staging.stage({}, wanted)
+
+    def unstage(self, names: str | Iterable[str] | None = None) -> None:
+        """Drop staged changes for ``names`` (all of them when None). Objects stay stored."""
+        if names is None:
+            self._staging.unstage(None)
+        else:
+            self._staging.unstage({names} if isinstance(names, str) else set(names))
+
+    def reset(self) -> None:
+        """Empty the staging area."""
+        self.unstage(None)
+
+    def status(self) -> Status:
+        head = self._refs.head()
+        parent = self._commits.get(head.commit_hash) if head.commit_hash else None
+        base = parent.weight_hashes if parent else {}
+        staged = self._staging.read()
+        base_metadata = parent.weight_metadata if parent else {}
+        added, modified, unchanged = [], [], []
+        for name, entry in sorted(staged.weights.items()):
+            if name not in base:
+                added.append(name)
+            elif (base[name], base_metadata.get(name)) != (entry.object_id, entry.metadata):
+                modified.append(name)
+            else:
+                unchanged.append(name)
+        removed = sorted(n for n in staged.removed if n in base)
+        return Status(head.branch, head.commit_hash, added, modified, removed, unchanged)
+
+    @staticmethod
+    def _check_name(name: object) -> str:
+        if not isinstance(name, str) or not name or "\x00" in name:
+            raise WeightTypeError(f"weight names must be non-empty strings, got {name!r}")
+        return name
+
+    # --- committing ---
+
+    def commit(
+        self,
+        message: str,
+        author: str | None = None,
+        email: str | None = None,
+        tags: list[str] | None = None,
+        *,
+        allow_empty: bool = False,
+    ) -> Commit:
+        """Record HEAD's weights with the staged changes on top, and move the branch to it.
+
+        Args:
+            message: what changed and why.
+            author, email: default to ``user.name``/``user.email`` (config, then git config).
+            tags: free-form labels kept in the commit metadata.
+            allow_empty: commit even when the snapshot equals HEAD's.
+
+        Raises:
+            NothingToCommitError: nothing staged, or the snapshot equals HEAD's.
+        """
+        if not isinstance(message, str):
+            raise InvalidValueError(
+                f"commit message must be a string, got {type(message).__name__}"
+            )
+        labels = list(tags or [])
+        if not all(isinstance(t, str) for t in labels):
+            raise InvalidValueError("commit tags must be strings")
+        default_name, default_email = resolve_identity(
+            self.config.get("user.name", None), self.config.get("user.email", None)
+        )
+        with self._lock.hold():
+            staged = self._staging.read()
+            if staged.empty:
+                raise NothingToCommitError(
+                    "nothing staged; stage weights with repo.stage_weights(...) first"
+                )
+            head = self._refs.head()
+            parent = self._commits.get(head.commit_hash) if head.commit_hash else None
+            weight_hashes, weight_metadata = self._snapshot(parent, staged)
+            if (
+                parent is not None
+                and not allow_empty
+                and weight_hashes == parent.weight_hashes
+                and weight_metadata == parent.weight_metadata
+            ):
+                raise NothingToCommitError(
+                    f"nothing to commit: the staged weights are identical to HEAD "
+                    f"({parent.short_hash}); pass allow_empty=True to commit anyway"
+                )
+            metadata = CommitMetadata(
+                author=author or default_name,
+                email=email or default_email,
+                message=message,
+                tags=labels,
+            )
+            commit = Commit.create(
+                [parent.commit_hash] if parent else [], weight_hashes, metadata, weight_metadata
+            )
+            self._commits.put(commit)
+            self._advance_head(
+                head, commit, f"commit: {message.splitlines()[0] if message else ''}"
+            )
+            self._staging.clear_committed(staged)
+        return commit
+
+    def _snapshot(
+        self, parent: Commit | None, staged: StagedChanges
+    ) -> tuple[dict[str, str], dict[str, WeightMetadata]]:
+        hashes = dict(parent.weight_hashes) if parent else {}
+        metadata = dict(parent.weight_metadata) if parent else {}
+        for name in staged.removed:
+            hashes.pop(name, None)
+            metadata.pop(name, None)
+        for name, entry in staged.weights.items():
+            if entry.object_id not in self.store:
+                raise RefNotFoundError(
+                    f"staged weight {name!r} refers to object {entry.object_id}, which is no "
+                    "longer stored; stage it again"
+                )
+            hashes[name] = entry.object_id
+            metadata[name] = entry.metadata
+        return hashes, metadata
+
+    def _advance_head(self, head: Head, commit: Commit, message: str) -> None:
+        """Point HEAD's branch (or a detached HEAD) at ``commit``; called with the lock held."""
+        who = self._who()
+        if head.branch is None:
+            self._refs.set_head_detached(commit.commit_hash)
+        elif head.commit_hash is None:
+            self.branch_manager.create_branch(head.branch, commit.commit_hash)
+        else:
+            self.branch_manager.update_branch(
+                head.branch, commit.commit_hash, expected=head.commit_hash, message=message
+            )
+        self._refs.append_reflog("HEAD", head.commit_hash, commit.commit_hash, who, message)
+
+    # --- branches and checkout ---
+
+    def create_branch(self, name: str, from_ref: str | None = None) -> Branch:
+        """Create a branch at ``from_ref`` (default: HEAD). HEAD does not move.
+
+        The new branch's ``parent_branch`` records the branch it was created from.
+        """
+        commit_hash = self.resolve_ref(from_ref if from_ref is not None else "HEAD")
+        if from_ref is None:
+            parent_branch = self.current_branch
+        else:
+            parent_branch = from_ref if self._is_branch(from_ref) else None
+        with self._lock.hold():  # the tag check and the creation must be one step
+            if self._versions.by_name(name) is not None:
+                raise InvalidValueError(
+                    f"{name!r} is already a tag; pick another branch name so refs stay unambiguous"
+                )
+            return self.branch_manager.create_branch(name, commit_hash, parent_branch)
+
+    def delete_branch(self, name: str, *, force: bool = False) -> Branch:
+        """Delete a branch. Refuses a branch whose commits no other branch or tag reaches,
+        unless ``force`` (they stay recoverable through the reflog until garbage collection)."""
+        branch = self.branch_manager.get_branch(name)
+        if not force:
+            others = [b.commit_hash for b in self.branch_manager.list_branches() if b.name != name]
+            others += [v.commit_hash for v in self._versions.all().values()]
+            if not any(self.version_graph.is_ancestor(branch.commit_hash, o) for o in others):
+                raise UnmergedBranchError(
+                    f"branch {name!r} is not merged into any other branch or tag; "
+                    f"delete it with delete_branch({name!r}, force=True) if you mean it"
+                )
+        return self.branch_manager.delete_branch(name)
+
+    def _is_branch(self, ref: str) -> bool:
+        try:
+            return self.branch_manager.has_branch(ref)
+        except ValueError:
+            return False
+
+    def checkout(self, target: str, *, force: bool = False) -> Commit:
+        """Switch HEAD to a branch, or detach it at any other ref (tag, hash, ``main~2``).
+
+        Raises:
+            StagedChangesError: weights are staged (commit them, ``repo.reset()``, or pass
+                ``force=True`` to drop them).
+        """
+        with self._lock.hold():
+            head = self._refs.head()
+            if self._is_branch(target):
+                branch = self.branch_manager.get_branch(target)
+                new_hash, new_branch = branch.commit_hash, branch.name
+            else:
+                new_hash, new_branch = self.resolve_ref(target), None
+            if (new_branch, new_hash) != (head.branch, head.commit_hash):
+                if not self._staging.read().empty:
+                    if not force:
+                        raise StagedChangesError(
+                            f"weights are staged; commit them, call repo.reset(), or use "
+                            f"checkout({target!r}, force=True) to drop them"
+                        )
+                    self._staging.unstage(None)
+                if new_branch is not None:
+                    self._refs.set_head_branch(new_branch)
+                else:
+                    self._refs.set_head_detached(new_hash)
+                origin = head.branch or str(head.commit_hash)[:8]
+                self._refs.append_reflog(
+                    "HEAD",
+                    head.commit_hash,
+                    new_hash,
+                    self._who(),
+                    f"checkout: moving from {origin} to {target}",
+                )
+        return self._commits.get(new_hash)
+
+    # --- history ---
+
+    def log(self, max_commits: int | None = None, branch: str | None = None) -> list[Commit]:
+        """Commits reachable from ``branch`` (default: HEAD), newest first; [] before the first
+        commit."""
+        if max_commits is not None and (isinstance(max_commits, bool) or max_commits < 0):
+            raise InvalidValueError(f"max_commits must be a non-negative int, got {max_commits!r}")
+        if branch is None:
+            if self._refs.head().commit_hash is None:
+                return []
+            start = "HEAD"
+        else:
+            start = branch
+        out: list[Commit] = []
+        for commit in self.version_graph.walk([start]):
+            if max_commits is not None and len(out) >= max_commits:
+                break
+            out.append(commit)
+        return out
+
+    def diff(
+        self, from_ref: str, to_ref: str | None = None, *, stats: bool = False
+    ) -> dict[str, Any]:
+        """Weights added, removed and modified between two commits (``to_ref`` defaults to HEAD).
+
+        Args:
+            stats: add ``modified[name]["stats"]``: L2 of the change, relative change, cosine
+                similarity, max abs difference and fraction of elements changed.
+        """
+        old = self.get_commit(from_ref)
+        new = self.get_commit(to_ref if to_ref is not None else "HEAD")
+        load = (lambda oid: self.store.read(oid, verify=self._verify_reads())) if stats else None
+        return diff_commits(old, new, load)
+
+    # --- tags ---
+
+    def tag_version(
+        self,
+        name: str,
+        description: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        commit_ref: str | None = None,
+    ) -> Version:
+        """Tag a commit (default: HEAD) with a name, a description and metrics.
+
+        Raises:
+            RefExistsError: the tag exists (tags never move).
+            InvalidValueError: a metric that is not a finite number.
+        """
+        commit_hash = self.resolve_ref(commit_ref if commit_ref is not None else "HEAD")
+        with self._lock.hold():  # the branch check and the creation must be one step
+            if self._is_branch(name):
+                raise InvalidValueError(
+                    f"{name!r} is already a branch; pick another tag name so refs stay unambiguous"
+                )
+            return self._versions.create(name, commit_hash, description, metrics)
+
+    def list_versions(self) -> list[Version]:
+        """All tags, oldest first."""
+        return list(self._versions.all().values())
+
+    def get_version(self, name: str) -> Version:
+        return self._versions.get(name)
+
+    def delete_version(self, name: str) -> Version:
+        return self._versions.delete(name)
+
+    # --- reading weights ---
+
+    def _verify_reads(self) -> bool:
+        return bool(self.config.get("core.verify_reads"))
+
+    def _load(self, name: str, commit: Commit) -> WeightTensor:
+        oid = commit.weight_hashes.get(name)
+        if oid is None:
+            raise WeightNotFoundError(
+                _missing_message(name, commit.weight_hashes, f"commit {commit.short_hash}")
+            )
+        arr = self.store.read(oid, verify=self._verify_reads())
+        return WeightTensor._trusted(arr, self._metadata(commit, name, arr), oid)
+
+    @staticmethod
+    def _metadata(commit: Commit, name: str, arr: np.ndarray) -> WeightMetadata:
+        return commit.weight_metadata.get(name) or WeightMetadata(name, arr.shape, arr.dtype)
+
+    def get_weight(self, name: str, commit_ref: str | None = None) -> WeightTensor:
+        """One weight, bit-exact, from a commit (default: HEAD)."""
+        return self._load(name, self.get_commit(commit_ref or "HEAD"))
+
+    def get_all_weights(
+        self, commit_ref: str | None = None, *, lazy: bool = False
+    ) -> dict[str, WeightTensor] | LazyWeights:
+        """Every weight of a commit (default: HEAD), bit-exact.
+
+        Args:
+            lazy: return a :class:`LazyWeights` mapping that reads each tensor on access.
+        """
+        commit = self.get_commit(commit_ref or "HEAD")
+        if lazy:
+            return LazyWeights(commit, self._load)
+        names = sorted(commit.weight_hashes)
+        oids = [commit.weight_hashes[name] for name in names]
+        arrays = self.store.read_many(oids, verify=self._verify_reads())
+        return {
+            name: WeightTensor._trusted(arr, self._metadata(commit, name, arr), oid)
+            for name, oid, arr in zip(names, oids, arrays, strict=True)
+        }
+
+    # --- maintenance ---
+
+    def fsck(self, *, verify_objects: bool = True) -> FsckReport:
+        """Check everything: re-hash every object, follow every commit, ref, tag and staged entry.
+
+        Returns a report; ``report.ok`` is False when anything is damaged, and each problem
+        names the object, commit or ref concerned.
+        """
+        return Fsck(
+            self._layout,
+            self.config,
+            self.store,
+            self._commits,
+            self._refs,
+            self._versions,
+            self._staging,
+        ).run(verify_objects)
+
+    def close(self) -> None:
+        """Close open pack files (reopened on demand)."""
+        self.store.close()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        head = self._refs.head()
+        where = head.branch or f"detached {str(head.commit_hash)[:8]}"
+        return f"Repository({str(self.path)!r}, {where})"
+
+
+def _prepare(name: str, value: Any) -> tuple[WeightTensor | np.ndarray, WeightMetadata]:
+    """Validate one staged value without copying it; return it with its metadata."""
+    if isinstance(value, WeightTensor):
+        tensor = value if value.name == name else value.with_metadata(name=name)
+        return tensor, tensor.metadata
+    try:
+        array = as_numpy(value)
+        dtype_name(array.dtype)
+    except InvalidWeightError as err:  # name the offending entry
+        raise type(err)(f"weight {name!r}: {err}") from None
+    return array, WeightMetadata(name, array.shape, array.dtype)
+
+
+def _missing_message(name: str, known: Iterable[str], where: str) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    return f"no weight named {name!r} in {where}{hint}"

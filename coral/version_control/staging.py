@@ -1,0 +1,121 @@
+"""The staging area, ``staging/staged.json``: what the next commit changes on top of HEAD.
+
+Staged weights are already in the object store (staging writes them); this file only maps
+names to object IDs and lists staged removals. It is shared by everything that opens the
+repository, like git's index, and every change to it is a locked read-modify-write, so two
+processes staging at once never drop each other's entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coral.core.weight_tensor import WeightMetadata
+from coral.errors import RepositoryFormatError
+from coral.storage.fsutil import atomic_write_json, read_json
+from coral.storage.locking import RepositoryLock
+
+STAGING_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class StagedWeight:
+    object_id: str
+    metadata: WeightMetadata
+
+
+@dataclass(frozen=True)
+class StagedChanges:
+    """Weights to add or replace, and names to remove, relative to HEAD."""
+
+    weights: dict[str, StagedWeight] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        return not self.weights and not self.removed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": STAGING_FORMAT,
+            "weights": {
+                name: {
+                    "object_id": sw.object_id,
+                    **{k: v for k, v in sw.metadata.to_dict().items() if k != "name"},
+                }
+                for name, sw in sorted(self.weights.items())
+            },
+            "removed": sorted(self.removed),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StagedChanges:
+        if data.get("format") != STAGING_FORMAT:
+            raise ValueError(f"unsupported staging format {data.get('format')!r}")
+        weights = {
+            name: StagedWeight(
+                entry["object_id"],
+                WeightMetadata.from_dict(
+                    {"name": name, **{k: v for k, v in entry.items() if k != "object_id"}}
+                ),
+            )
+            for name, entry in data["weights"].items()
+        }
+        return cls(weights, frozenset(data.get("removed", [])))
+
+
+class StagingArea:
+    def __init__(self, path: Path, tmp_dir: Path, lock: RepositoryLock) -> None:
+        self.path = path
+        self._tmp_dir = tmp_dir
+        self._lock = lock
+
+    def read(self) -> StagedChanges:
+        try:
+            return StagedChanges.from_dict(read_json(self.path))
+        except FileNotFoundError:
+            return StagedChanges()
+        except (ValueError, KeyError, TypeError) as err:
+            raise RepositoryFormatError(
+                f"{self.path} is unreadable ({err}); delete it to clear the staging area"
+            ) from err
+
+    def _write(self, changes: StagedChanges) -> None:
+        atomic_write_json(self.path, changes.to_dict(), tmp_dir=self._tmp_dir)
+
+    def stage(self, weights: dict[str, StagedWeight], removed: set[str] | None = None) -> None:
+        """Add or replace staged weights and stage removals, atomically."""
+        removed = removed or set()
+        with self._lock.hold():
+            current = self.read()
+            merged = {n: w for n, w in current.weights.items() if n not in removed}
+            merged.update(weights)
+            still_removed = (current.removed - weights.keys()) | removed
+            self._write(StagedChanges(merged, frozenset(still_removed)))
+
+    def unstage(self, names: set[str] | None = None) -> None:
+        """Forget staged changes for ``names`` (all when None)."""
+        with self._lock.hold():
+            if names is None:
+                self._write(StagedChanges())
+                return
+            current = self.read()
+            self._write(
+                StagedChanges(
+                    {n: w for n, w in current.weights.items() if n not in names},
+                    current.removed - names,
+                )
+            )
+
+    def clear_committed(self, committed: StagedChanges) -> None:
+        """Drop what a commit took, keeping anything re-staged since it read the area."""
+        with self._lock.hold():
+            current = self.read()
+            self._write(
+                StagedChanges(
+                    {n: w for n, w in current.weights.items() if committed.weights.get(n) != w},
+                    current.removed - committed.removed,
+                )
+            )

@@ -1,0 +1,267 @@
+"""Opening repositories, staging, status and committing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from coral.core.weight_tensor import WeightMetadata, WeightTensor
+from coral.errors import (
+    InvalidValueError,
+    InvalidWeightError,
+    NotARepositoryError,
+    NothingToCommitError,
+    WeightNotFoundError,
+    WeightTypeError,
+)
+from coral.version_control import Repository
+from tests.helpers import assert_bit_exact
+
+
+def test_init_creates_the_documented_layout(tmp_path: Path) -> None:
+    repo = Repository(tmp_path / "proj", init=True)
+    coral = tmp_path / "proj" / ".coral"
+    assert repo.coral_dir == coral and repo.path == (tmp_path / "proj").resolve()
+    for part in [
+        "config.json",
+        "HEAD",
+        "remotes.json",
+        "refs/heads",
+        "objects/commits",
+        "objects/packs",
+        "staging",
+        "versions",
+        "logs",
+        "tmp",
+    ]:
+        assert (coral / part).exists(), part
+    config = json.loads((coral / "config.json").read_text())
+    assert set(config) >= {"user", "core"}
+    assert (coral / "HEAD").read_text() == "ref: refs/heads/main"
+
+
+def test_init_on_an_existing_repository_keeps_its_history(repo: Repository) -> None:
+    repo.stage_weights({"w": np.ones(2, np.float32)})
+    commit = repo.commit("first")
+    again = Repository(repo.path, init=True)
+    assert again.log()[0].commit_hash == commit.commit_hash
+
+
+def test_opening_a_directory_without_a_repository_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(NotARepositoryError, match=str(tmp_path)) as info:
+        Repository(tmp_path)
+    assert isinstance(info.value, FileNotFoundError)
+    assert "init=True" in str(info.value)
+
+
+def test_opening_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NotARepositoryError, match="does not exist"):
+        Repository(tmp_path / "nope")
+
+
+def test_opening_from_a_subdirectory_finds_the_enclosing_repository(repo: Repository) -> None:
+    sub = repo.path / "notebooks" / "deep"
+    sub.mkdir(parents=True)
+    assert Repository(sub).coral_dir == repo.coral_dir
+
+
+def test_staging_returns_hashes_and_status_lists_them(repo: Repository) -> None:
+    hashes = repo.stage_weights({"a": np.ones(3, np.float32), "b": np.zeros(2, np.int64)})
+    assert set(hashes) == {"a", "b"} and all(len(h) == 32 for h in hashes.values())
+    status = repo.status()
+    assert status.added == ["a", "b"] and status.branch == "main" and status.head is None
+    assert "no commits yet" in str(status)
+
+
+def test_staging_accumulates_across_calls(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(3, np.float32)})
+    repo.stage_weights({"b": np.ones(3, np.float32)})
+    commit = repo.commit("both")
+    assert set(commit.weight_hashes) == {"a", "b"}
+
+
+def test_a_commit_carries_over_unstaged_weights_from_its_parent(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(3, np.float32), "b": np.zeros(3, np.float32)})
+    first = repo.commit("first")
+    repo.stage_weights({"b": np.full(3, 2.0, np.float32)})
+    second = repo.commit("second")
+    assert second.weight_hashes["a"] == first.weight_hashes["a"]
+    assert second.weight_hashes["b"] != first.weight_hashes["b"]
+    assert second.parent_hashes == [first.commit_hash]
+
+
+def test_status_separates_added_modified_unchanged_and_removed(repo: Repository) -> None:
+    repo.stage_weights(
+        {
+            "keep": np.ones(2, np.float32),
+            "change": np.ones(2, np.float32),
+            "drop": np.ones(2, np.float32),
+        }
+    )
+    repo.commit("base")
+    repo.stage_weights(
+        {
+            "keep": np.ones(2, np.float32),
+            "change": np.zeros(2, np.float32),
+            "new": np.ones(1, np.float32),
+        }
+    )
+    repo.stage_removal("drop")
+    status = repo.status()
+    assert (status.added, status.modified, status.unchanged, status.removed) == (
+        ["new"],
+        ["change"],
+        ["keep"],
+        ["drop"],
+    )
+    assert status.has_changes and not status.clean
+
+
+def test_remove_missing_makes_the_commit_exactly_the_given_weights(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)})
+    repo.commit("two")
+    repo.stage_weights({"a": np.zeros(2, np.float32)}, remove_missing=True)
+    assert set(repo.commit("only a").weight_hashes) == {"a"}
+
+
+def test_unstage_and_reset_drop_staged_changes(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)})
+    repo.unstage("a")
+    assert repo.status().added == ["b"]
+    repo.reset()
+    assert repo.status().clean
+
+
+def test_committing_with_nothing_staged_is_a_clear_error(repo: Repository) -> None:
+    with pytest.raises(NothingToCommitError, match="nothing staged"):
+        repo.commit("empty")
+
+
+def test_committing_an_identical_snapshot_needs_allow_empty(repo: Repository) -> None:
+    weights = {"a": np.ones(2, np.float32)}
+    repo.stage_weights(weights)
+    first = repo.commit("first")
+    repo.stage_weights(weights)
+    with pytest.raises(NothingToCommitError, match="identical to HEAD"):
+        repo.commit("again")
+    again = repo.commit("again", allow_empty=True)
+    assert again.weight_hashes == first.weight_hashes and again.parent_hashes == [first.commit_hash]
+
+
+def test_a_commit_clears_only_what_it_committed(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32)})
+    repo.commit("a")
+    assert repo.status().clean
+
+
+def test_commit_uses_the_configured_identity_and_explicit_overrides(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CORAL_AUTHOR_NAME")
+    monkeypatch.delenv("CORAL_AUTHOR_EMAIL")
+    repo.config.set("user.name", "Jane Doe")
+    repo.config.set("user.email", "jane@example.com")
+    repo.stage_weights({"a": np.ones(2, np.float32)})
+    commit = repo.commit("by config", tags=["baseline"])
+    assert (commit.metadata.author, commit.metadata.email) == ("Jane Doe", "jane@example.com")
+    assert commit.metadata.tags == ["baseline"]
+    repo.stage_weights({"a": np.zeros(2, np.float32)})
+    other = repo.commit("by hand", author="Bob", email="bob@example.com")
+    assert (other.metadata.author, other.metadata.email) == ("Bob", "bob@example.com")
+
+
+def test_commit_hash_is_sha256_of_the_content_and_is_verified_on_read(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32)})
+    commit = repo.commit("first")
+    assert commit.commit_hash == commit.compute_hash() and len(commit.commit_hash) == 32
+    assert repo.get_commit(commit.commit_hash[:8]).commit_hash == commit.commit_hash
+
+
+def test_weight_tensor_metadata_is_kept_with_the_commit(repo: Repository) -> None:
+    meta = WeightMetadata(
+        "enc.w", (2, 2), np.float32, layer_type="Linear", model_name="enc", extra={"init": "xavier"}
+    )
+    repo.stage_weights({"enc.w": WeightTensor(np.eye(2, dtype=np.float32), meta)})
+    repo.commit("meta")
+    loaded = Repository(repo.path).get_weight("enc.w")
+    assert loaded.metadata == meta
+
+
+def test_staging_under_another_name_renames_the_weight(repo: Repository) -> None:
+    w = WeightTensor(np.ones(2, np.float32), WeightMetadata("old", (2,), np.float32))
+    repo.stage_weights({"new": w})
+    repo.commit("renamed")
+    assert repo.get_weight("new").name == "new"
+
+
+@pytest.mark.parametrize(
+    ("weights", "error", "fragment"),
+    [
+        ({"a": [1, 2, 3]}, WeightTypeError, "'a'"),
+        ({"a": "text"}, WeightTypeError, "'a'"),
+        ({"": np.ones(2)}, WeightTypeError, "non-empty"),
+        ({3: np.ones(2)}, WeightTypeError, "non-empty strings"),
+        ({"a": np.array(["x"])}, InvalidWeightError, "'a'"),
+        ({"ok": np.ones(2), "bad": np.zeros(2, dtype=object)}, InvalidWeightError, "'bad'"),
+    ],
+)
+def test_bad_weights_are_refused_before_anything_is_written(
+    repo: Repository, weights: dict, error: type, fragment: str
+) -> None:
+    with pytest.raises(error, match=fragment):
+        repo.stage_weights(weights)
+    assert repo.status().clean
+    assert list(repo.store.object_ids()) == []
+
+
+def test_stage_weights_requires_a_mapping(repo: Repository) -> None:
+    with pytest.raises(WeightTypeError, match="dict"):
+        repo.stage_weights([np.ones(2)])  # type: ignore[arg-type]
+
+
+def test_staging_removal_of_an_unknown_weight_is_refused(repo: Repository) -> None:
+    with pytest.raises(WeightNotFoundError):
+        repo.stage_removal("ghost")
+
+
+def test_commit_message_must_be_text(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32)})
+    with pytest.raises(InvalidValueError):
+        repo.commit(None)  # type: ignore[arg-type]
+
+
+def test_staged_arrays_are_private_to_the_repository(repo: Repository) -> None:
+    live = np.zeros(5, np.float32)
+    repo.stage_weights({"w": live})
+    live += 1  # the optimizer keeps training after staging
+    repo.commit("snapshot")
+    assert_bit_exact(repo.get_weight("w").data, np.zeros(5, np.float32))
+
+
+def test_many_dtypes_commit_and_read_back_bit_exact(repo: Repository) -> None:
+    rng = np.random.default_rng(0)
+    weights = {
+        "f32": (rng.standard_normal((33, 17)) * 0.02).astype(np.float32),
+        "bf16": rng.standard_normal(100).astype(ml_dtypes.bfloat16),
+        "f16": rng.standard_normal(100).astype(np.float16),
+        "f64": np.array([np.nan, -0.0, 5e-324, np.inf]),
+        "i8": rng.integers(-128, 127, 50).astype(np.int8),
+        "u8": rng.integers(0, 255, 50).astype(np.uint8),
+        "i64": np.array(12345678901234, np.int64),
+        "mask": rng.random((4, 4)) > 0.5,
+        "empty": np.zeros((0, 3), np.float32),
+        "fortran": np.asarray(rng.standard_normal((5, 7)).astype(np.float32), order="F"),
+        "big_endian": np.arange(6, dtype=">f4"),
+        "strided": np.arange(20, dtype=np.int32)[::3],
+    }
+    repo.stage_weights(weights)
+    commit = repo.commit("all dtypes")
+    back = Repository(repo.path).get_all_weights(commit.commit_hash[:7])
+    assert set(back) == set(weights)
+    for name, arr in weights.items():
+        expected = arr.astype(arr.dtype.newbyteorder("=")) if arr.dtype.byteorder == ">" else arr
+        assert_bit_exact(back[name].data, np.asarray(expected, order="C"))
