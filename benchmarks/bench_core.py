@@ -6,11 +6,12 @@ Measures, on the same data in one run:
   * ``get_all_weights`` (bit-exact, verified) vs ``safetensors.numpy.load_file``
   * peak extra memory (RSS high-water mark above the process's RSS before the operation)
 
-Each measurement runs in a forked child (so peak RSS is its own); the median of ``--repeat``
-runs is reported. Targets (issue #2): first commit <= 2.5x safetensors save, unchanged re-commit
+Each measurement runs in a forked child (so peak RSS is its own); rounds run every operation
+once, interleaved, and the median over ``--repeat`` rounds is reported, with the fastest round.
+Targets (issue #2): first commit <= 2.5x safetensors save, unchanged re-commit
 <= 0.2x, full read <= 2x, peak extra memory during commit <= 3x the largest tensor.
 
-Usage: python benchmarks/bench_core.py [--gib 1.0] [--repeat 3] [--dir /tmp/coral-bench]
+Usage: python benchmarks/bench_core.py [--gib 1.0] [--repeat 5] [--dir /tmp/coral-bench]
 """
 
 from __future__ import annotations
@@ -102,14 +103,10 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, int]:
     return statistics.median(times), int(statistics.median(peaks))
 
 
-def _medians(runs: list[tuple[float, int]]) -> tuple[float, int]:
-    return statistics.median(t for t, _ in runs), int(statistics.median(m for _, m in runs))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=1.0, help="size of the state dict")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory")
     args = parser.parse_args()
 
@@ -140,28 +137,29 @@ def main() -> None:
             repo.stage_weights(sd)
             repo.commit("first")
 
-        # Interleaved, and each run replaces the previous run's output, so both tools write
-        # into the same warm page cache (a VM pays heavily for touching fresh pages).
-        save_runs, first_runs = [], []
-        for _ in range(args.repeat):
-            st_path.unlink(missing_ok=True)
-            save_runs.append(measure(st_save, 1))
-            shutil.rmtree(repo_path, ignore_errors=True)
-            Repository(repo_path, init=True)
-            first_runs.append(measure(coral_first_commit, 1))
-        st_save_t, st_save_mem = _medians(save_runs)
-        first_t, first_mem = _medians(first_runs)
-
         def coral_recommit() -> None:
             repo = Repository(repo_path)
             repo.stage_weights(sd)
             repo.commit("unchanged", allow_empty=True)
 
-        recommit_t, recommit_mem = measure(coral_recommit, args.repeat)
+        def coral_read() -> None:
+            Repository(repo_path).get_all_weights()
 
-        st_load_t, st_load_mem = measure(lambda: load_file(str(st_path)), args.repeat)
-        read_t, read_mem = measure(lambda: Repository(repo_path).get_all_weights(), args.repeat)
-
+        # Every round runs each operation once, interleaved, and replaces the previous round's
+        # output, so both tools meet the same page-cache and memory conditions (this VM pays
+        # heavily, and unevenly, for touching fresh pages). Medians over rounds are reported.
+        runs: dict[str, list[tuple[float, int]]] = {
+            k: [] for k in ("save", "first", "recommit", "load", "read")
+        }
+        for _ in range(args.repeat):
+            st_path.unlink(missing_ok=True)
+            runs["save"].append(measure(st_save, 1))
+            shutil.rmtree(repo_path, ignore_errors=True)
+            Repository(repo_path, init=True)
+            runs["first"].append(measure(coral_first_commit, 1))
+            runs["recommit"].append(measure(coral_recommit, 1))
+            runs["load"].append(measure(lambda: load_file(str(st_path)), 1))
+            runs["read"].append(measure(coral_read, 1))
         # Bit-exactness of what was measured.
         back = Repository(repo_path).get_all_weights()
         assert all(back[k].data.tobytes() == v.tobytes() for k, v in sd.items())
@@ -170,26 +168,26 @@ def main() -> None:
         coral_bytes = sum(p.stat().st_size for p in packs.iterdir())
         st_bytes = st_path.stat().st_size
 
-        def row(label: str, t: float, ref: float, mem: int, target: str) -> None:
-            print(
-                f"{label:34s} {t:7.3f} s  {t / ref:5.2f}x safetensors  "
-                f"peak +{mem / 2**20:7.1f} MiB ({mem / largest:4.2f}x largest)  target {target}"
-            )
+        def row(label: str, op: str, ref: str | None = None, target: str = "") -> None:
+            times = [t for t, _ in runs[op]]
+            median, best = statistics.median(times), min(times)
+            peak = int(statistics.median(m for _, m in runs[op]))
+            line = f"{label:34s} median {median:6.3f} s  best {best:6.3f} s"
+            if ref is not None:
+                ref_times = [t for t, _ in runs[ref]]
+                line += (
+                    f"  {median / statistics.median(ref_times):5.2f}x "
+                    f"(best {best / min(ref_times):4.2f}x) {target:8s}"
+                )
+            line += f"  peak +{peak / 2**20:7.1f} MiB ({peak / largest:4.2f}x largest tensor)"
+            print(line)
 
-        print(
-            f"{'safetensors save_file + fsync':34s} {st_save_t:7.3f} s  "
-            f"peak +{st_save_mem / 2**20:.1f} MiB"
-        )
-        row("coral first commit (fsynced)", first_t, st_save_t, first_mem, "<= 2.5x")
-        row("coral re-commit, unchanged", recommit_t, st_save_t, recommit_mem, "<= 0.2x")
-        print(
-            f"{'safetensors load_file':34s} {st_load_t:7.3f} s  peak +{st_load_mem / 2**20:.1f} MiB"
-        )
-        row("coral get_all_weights (verified)", read_t, st_load_t, read_mem, "<= 2x")
-        print(
-            f"peak extra memory during first commit: {first_mem / largest:.2f}x the largest "
-            "tensor (target <= 3x)"
-        )
+        row("safetensors save_file + fsync", "save")
+        row("coral first commit (fsynced)", "first", "save", "<= 2.5x")
+        row("coral re-commit, unchanged", "recommit", "save", "<= 0.2x")
+        row("safetensors load_file", "load")
+        row("coral get_all_weights (verified)", "read", "load", "<= 2x")
+        print("peak extra memory target during commit: <= 3x the largest tensor")
         print(
             f"size on disk: coral {coral_bytes / 2**20:.1f} MiB, safetensors "
             f"{st_bytes / 2**20:.1f} MiB ({coral_bytes / st_bytes:.3f}x)"

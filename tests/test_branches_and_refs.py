@@ -265,3 +265,36 @@ def test_reflog_records_commits_and_checkouts(repo: Repository) -> None:
     entries = repo._refs.reflog("HEAD")
     assert entries[0].new == first and entries[0].message.startswith("commit:")
     assert entries[-1].message == "checkout: moving from main to exp"
+
+
+def test_a_branch_name_can_become_a_folder_after_deletion_and_back(repo: Repository) -> None:
+    _commit(repo, 1)
+    repo.create_branch("feature")
+    repo.delete_branch("feature")
+    repo.create_branch("feature/x")  # its reflog must not collide with the deleted one's
+    repo.checkout("feature/x")
+    _commit(repo, 2)
+    repo.checkout("main")
+    repo.delete_branch("feature/x", force=True)
+    repo.create_branch("feature")
+    assert repo.fsck().ok
+
+
+def test_branch_manager_resolves_refs_and_refuses_unknown_ones(repo: Repository) -> None:
+    first = _commit(repo, 1)
+    _commit(repo, 2)
+    assert repo.branch_manager.create_branch("x", "main~1").commit_hash == first
+    assert repo.branch_manager.create_branch("y", first[:6]).commit_hash == first
+    with pytest.raises(RefNotFoundError):
+        repo.branch_manager.create_branch("z", "f" * 32)
+    assert [b.name for b in repo.branch_manager.list_branches()] == ["main", "x", "y"]
+
+
+def test_names_that_look_like_commit_hashes_are_refused(repo: Repository) -> None:
+    a = _commit(repo, 1)
+    b = _commit(repo, 2)
+    with pytest.raises(InvalidNameError, match="commit hash"):
+        repo.tag_version(b, commit_ref=a)
+    with pytest.raises(InvalidNameError, match="commit hash"):
+        repo.create_branch(b, from_ref=a)
+    assert repo.resolve_ref(b) == b

@@ -265,3 +265,102 @@ def test_many_dtypes_commit_and_read_back_bit_exact(repo: Repository) -> None:
     for name, arr in weights.items():
         expected = arr.astype(arr.dtype.newbyteorder("=")) if arr.dtype.byteorder == ">" else arr
         assert_bit_exact(back[name].data, np.asarray(expected, order="C"))
+
+
+@pytest.mark.parametrize("compression", ["zstd", "none"])
+def test_an_array_mutated_while_it_is_staged_is_stored_consistently(
+    repo: Repository, compression: str
+) -> None:
+    """A training thread may update a live buffer while another thread stages it: whatever
+    state is captured, the object ID must name exactly the stored bytes."""
+    import threading
+
+    repo.config.set("core.compression", compression)
+    repo = Repository(repo.path)
+    live = (np.random.default_rng(0).standard_normal(4_000_000) * 0.02).astype(np.float32)
+    stop = threading.Event()
+
+    def train() -> None:
+        step = np.float32(1e-3)
+        while not stop.is_set():
+            live[::97] += step  # in place, like an optimizer step
+
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    try:
+        staged = [repo.stage_weights({f"w{i}": live})[f"w{i}"] for i in range(4)]
+    finally:
+        stop.set()
+        trainer.join()
+    repo.commit("racing the optimizer")
+    report = repo.fsck()
+    assert report.ok, str(report)
+    for i, oid in enumerate(staged):
+        w = repo.get_weight(f"w{i}")
+        assert w.content_hash == oid  # read-back verification passed and the ID matches
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda r: r.get_weight(123), WeightTypeError),
+        (lambda r: r.get_weight(None), WeightTypeError),
+        (lambda r: r.stage_removal(5), WeightTypeError),
+        (lambda r: r.unstage(5), WeightTypeError),
+        (lambda r: r.log(max_commits="3"), InvalidValueError),
+        (lambda r: r.commit("m", author=5), InvalidValueError),
+        (lambda r: r.tag_version("big", metrics={"x": 10**400}), InvalidValueError),
+        (lambda r: WeightMetadata("w", "12", np.float32), WeightTypeError),
+        (
+            lambda r: WeightMetadata("w", (2,), np.float32, extra={"lr": np.float32(0.1)}),
+            WeightTypeError,
+        ),
+        (
+            lambda r: WeightMetadata("w", (2,), np.float32, extra={"lr": float("nan")}),
+            WeightTypeError,
+        ),
+    ],
+)
+def test_bad_arguments_raise_coral_errors_not_raw_tracebacks(
+    repo: Repository, call: object, error: type
+) -> None:
+    repo.stage_weights({"w": np.ones(2, np.float32)})
+    repo.commit("base")
+    before = sorted(p.name for p in (repo.coral_dir / "objects" / "packs").iterdir())
+    with pytest.raises(error):
+        call(repo)  # type: ignore[operator]
+    assert sorted(p.name for p in (repo.coral_dir / "objects" / "packs").iterdir()) == before
+
+
+def test_a_file_is_not_a_repository_path(tmp_path: Path) -> None:
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"x")
+    with pytest.raises(InvalidValueError, match="is a file"):
+        Repository(target, init=True)
+
+
+def test_a_single_string_tag_is_one_label(repo: Repository) -> None:
+    repo.stage_weights({"w": np.ones(2, np.float32)})
+    assert repo.commit("m", tags="baseline").metadata.tags == ["baseline"]
+
+
+def test_checkout_head_stays_on_the_branch(repo: Repository) -> None:
+    repo.stage_weights({"w": np.ones(2, np.float32)})
+    repo.commit("m")
+    repo.checkout("HEAD")
+    assert repo.current_branch == "main"
+
+
+def test_staged_entries_equal_to_head_do_not_block_checkout_and_are_dropped(
+    repo: Repository,
+) -> None:
+    repo.stage_weights({"w": np.ones(2, np.float32)})
+    repo.commit("m")
+    repo.create_branch("other")
+    repo.checkout("other")
+    repo.stage_weights({"w": np.zeros(2, np.float32)})
+    repo.commit("other")
+    repo.checkout("main")
+    repo.stage_weights({"w": np.ones(2, np.float32)})  # what a killed commit can leave behind
+    repo.checkout("other")
+    assert repo.status().clean

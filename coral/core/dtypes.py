@@ -42,6 +42,7 @@ _SUPPORTED: dict[str, np.dtype[Any]] = {
 }
 
 SUPPORTED_DTYPE_NAMES: tuple[str, ...] = tuple(_SUPPORTED)
+_NAME_OF: dict[np.dtype[Any], str] = {dt: name for name, dt in _SUPPORTED.items()}
 
 #: Dtypes whose values are floating point (ml_dtypes types report kind "V", so test by name).
 FLOAT_DTYPE_NAMES = frozenset(
@@ -54,6 +55,10 @@ def dtype_name(dtype: npt.DTypeLike) -> str:
 
     Byte order does not matter: ``">f4"`` and ``"<f4"`` are both ``"float32"``.
     """
+    if isinstance(dtype, np.dtype):  # fast path: called for every weight of every commit read
+        known = _NAME_OF.get(dtype)
+        if known is not None:
+            return known
     try:
         dt = np.dtype(dtype)
     except TypeError as err:

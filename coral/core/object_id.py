@@ -24,11 +24,25 @@ def _header(dtype_name: str, shape: Sequence[int]) -> bytes:
     return f"coral-tensor/1\0{dtype_name}\0({dims})\0".encode()
 
 
+class ObjectHasher:
+    """The object ID computed incrementally: feed the canonical bytes in order."""
+
+    def __init__(self, dtype_name: str, shape: Sequence[int]) -> None:
+        self._digest = xxhash.xxh3_128(_header(dtype_name, shape))
+
+    def update(self, block: np.ndarray) -> None:
+        """Add the next C-contiguous run of the tensor's bytes."""
+        self._digest.update(as_buffer(block))
+
+    def hexdigest(self) -> str:
+        return str(self._digest.hexdigest())
+
+
 def object_id(canonical: np.ndarray, dtype_name: str) -> str:
     """Return the object ID of a canonical (C-contiguous, little-endian) array."""
-    digest = xxhash.xxh3_128(_header(dtype_name, canonical.shape))
-    digest.update(as_buffer(canonical))
-    return digest.hexdigest()
+    hasher = ObjectHasher(dtype_name, canonical.shape)
+    hasher.update(canonical)
+    return hasher.hexdigest()
 
 
 def is_object_id(text: str) -> bool:

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,8 +50,11 @@ class WeightMetadata:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
             raise WeightTypeError(f"weight name must be a string, got {type(self.name).__name__}")
+        raw_shape: Any = self.shape  # the annotation is what we produce, not what we accept
         try:
-            shape = tuple(int(d) for d in self.shape)
+            if isinstance(raw_shape, (str, bytes)):
+                raise TypeError
+            shape = tuple(operator.index(d) for d in raw_shape)
         except TypeError:
             raise WeightTypeError(f"shape must be a sequence of ints, got {self.shape!r}") from None
         if any(d < 0 for d in shape):
@@ -58,6 +63,13 @@ class WeightMetadata:
         object.__setattr__(self, "dtype", dtype_from_name(dtype_name(self.dtype)))
         if not isinstance(self.extra, Mapping):
             raise WeightTypeError("extra must be a dict of JSON-serialisable values")
+        try:  # it is stored in commits as JSON: refuse now what could not be written later
+            json.dumps(self.extra, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise WeightTypeError(
+                f"extra of {self.name!r} must hold JSON values (str, int, float, bool, None, "
+                f"lists, dicts; convert NumPy scalars with .item()): {err}"
+            ) from None
         object.__setattr__(self, "extra", dict(self.extra))
 
     @property
@@ -81,14 +93,30 @@ class WeightMetadata:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WeightMetadata:
-        return cls(
-            name=data["name"],
-            shape=tuple(data["shape"]),
-            dtype=dtype_from_name(data["dtype"]),
-            layer_type=data.get("layer_type"),
-            model_name=data.get("model_name"),
-            extra=dict(data.get("extra", {})),
-        )
+        """Parse :meth:`to_dict` output. Values are type-checked, but cheaply: a commit of a
+        large model holds thousands of these and every history walk reads them."""
+        name, shape, layer_type = data["name"], data["shape"], data.get("layer_type")
+        model_name, extra = data.get("model_name"), data.get("extra", {})
+        if (
+            not isinstance(name, str)
+            or not isinstance(shape, list)
+            or not all(type(d) is int and d >= 0 for d in shape)
+            or not (layer_type is None or isinstance(layer_type, str))
+            or not (model_name is None or isinstance(model_name, str))
+            or not isinstance(extra, dict)
+        ):
+            raise InvalidWeightError(f"malformed weight metadata: {dict(data)!r:.200}")
+        self = object.__new__(cls)
+        for field_name, value in (
+            ("name", name),
+            ("shape", tuple(shape)),
+            ("dtype", dtype_from_name(data["dtype"])),
+            ("layer_type", layer_type),
+            ("model_name", model_name),
+            ("extra", dict(extra)),
+        ):
+            object.__setattr__(self, field_name, value)
+        return self
 
 
 class WeightTensor:

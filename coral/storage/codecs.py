@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from coral.core.dtypes import as_buffer, byte_view
+from coral.core.object_id import ObjectHasher
 from coral.errors import CorruptObjectError
 from coral.storage import zstd
 
@@ -38,6 +40,12 @@ _INCOMPRESSIBLE_RATIO = 0.93
 
 _INLINE_BYTES = 256 << 10
 """Below this size, thread dispatch costs more than it saves."""
+
+_WINDOW = 8
+"""Tasks in flight per parallel_map (a few per core)."""
+
+_SNAPSHOT_BYTES = 4 << 20
+"""Block size of private copies taken from arrays that may change while they are encoded."""
 
 
 Buffer = bytes | np.ndarray
@@ -59,7 +67,15 @@ class Encoded:
 class Codec(Protocol):
     name: str
 
-    def encode(self, canonical: np.ndarray) -> Encoded: ...
+    def encode(self, canonical: np.ndarray, snapshot: ObjectHasher | None = None) -> Encoded:
+        """Encode ``canonical``.
+
+        With ``snapshot``, the array may be changing under us (a live training buffer): the
+        codec must encode only from private copies that it takes in order, block by block,
+        feeding each copy to ``snapshot``, so the hasher's ID is the ID of exactly the bytes
+        encoded.
+        """
+        ...
 
     def decode(self, params: dict[str, Any], payload: np.ndarray, out: np.ndarray) -> None:
         """Write the decoded canonical bytes into ``out`` (a flat uint8 array)."""
@@ -71,8 +87,13 @@ class RawCodec:
 
     name = "raw"
 
-    def encode(self, canonical: np.ndarray) -> Encoded:
-        return Encoded(self.name, {}, [byte_view(canonical)])
+    def encode(self, canonical: np.ndarray, snapshot: ObjectHasher | None = None) -> Encoded:
+        data = byte_view(canonical)
+        if snapshot is None:
+            return Encoded(self.name, {}, [data])
+        step = _SNAPSHOT_BYTES
+        blocks = (data[i : i + step] for i in range(0, data.size, step))
+        return Encoded(self.name, {}, map_blocks(lambda copy: copy, blocks, snapshot, data.size))
 
     def decode(self, params: dict[str, Any], payload: np.ndarray, out: np.ndarray) -> None:
         _check_size(payload.size, out.size, self.name)
@@ -88,19 +109,19 @@ class ShuffleZstdCodec:
 
     name = "shuffle-zstd"
 
-    def encode(self, canonical: np.ndarray) -> Encoded:
+    def encode(self, canonical: np.ndarray, snapshot: ObjectHasher | None = None) -> Encoded:
         itemsize = canonical.dtype.itemsize
         columns = byte_view(canonical).reshape(-1, itemsize)
         compress_plane = [self._plane_compresses(columns[:, p]) for p in range(itemsize)]
         if not any(compress_plane):
-            return RAW.encode(canonical)
+            return RAW.encode(canonical, snapshot)
         rows = columns.shape[0]
-        blocks = [(start, min(start + CHUNK_BYTES, rows)) for start in range(0, rows, CHUNK_BYTES)]
+        bounds = [(start, min(start + CHUNK_BYTES, rows)) for start in range(0, rows, CHUNK_BYTES)]
 
-        def run(block: tuple[int, int]) -> list[tuple[Buffer, bool]]:
+        def run(block: np.ndarray) -> list[tuple[Buffer, bool]]:
             # One transposing copy per block reads the source once (plane by plane would
             # read it itemsize times); each plane of the block becomes one segment.
-            planes = np.ascontiguousarray(columns[block[0] : block[1]].T)
+            planes = np.ascontiguousarray(block.T)
             out: list[tuple[Buffer, bool]] = []
             for p in range(itemsize):
                 if compress_plane[p]:
@@ -111,11 +132,12 @@ class ShuffleZstdCodec:
                 out.append((planes[p], False))
             return out
 
-        results = parallel_map(run, blocks, total_bytes=canonical.nbytes)
+        blocks = (columns[start:stop] for start, stop in bounds)
+        results = map_blocks(run, blocks, snapshot, canonical.nbytes)
         # Payload order is plane-major: every chunk of plane 0, then of plane 1, ...
-        segments = [results[b][p][0] for p in range(itemsize) for b in range(len(blocks))]
+        segments = [results[b][p][0] for p in range(itemsize) for b in range(len(bounds))]
         planes = [
-            [[_buffer_len(results[b][p][0]), int(results[b][p][1])] for b in range(len(blocks))]
+            [[_buffer_len(results[b][p][0]), int(results[b][p][1])] for b in range(len(bounds))]
             for p in range(itemsize)
         ]
         params = {"itemsize": itemsize, "chunk": CHUNK_BYTES, "planes": planes}
@@ -232,11 +254,53 @@ def _worker_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def parallel_map(fn: Callable[[_T], _R], items: Sequence[_T], *, total_bytes: int) -> list[_R]:
-    """``map`` over a shared thread pool; inline for small jobs. Results keep their order.
+def parallel_imap(fn: Callable[[_T], _R], items: Iterable[_T], *, total_bytes: int) -> Iterator[_R]:
+    """``map`` over a shared thread pool, yielding results in order as they are ready;
+    inline for small jobs.
 
-    NumPy copies and zstd release the GIL, so threads give real parallelism here.
+    ``items`` is consumed lazily, at most ``_WINDOW`` tasks ahead, so a generator of large
+    items keeps only a few alive. NumPy copies and zstd release the GIL, so threads give real
+    parallelism here.
     """
-    if len(items) <= 1 or total_bytes < _INLINE_BYTES:
-        return [fn(item) for item in items]
-    return list(_worker_pool().map(fn, items))
+    if total_bytes < _INLINE_BYTES:
+        yield from map(fn, items)
+        return
+    pool = _worker_pool()
+    pending: deque[Future[_R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= _WINDOW:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def parallel_map(fn: Callable[[_T], _R], items: Iterable[_T], *, total_bytes: int) -> list[_R]:
+    """:func:`parallel_imap` collected into a list."""
+    return list(parallel_imap(fn, items, total_bytes=total_bytes))
+
+
+def map_blocks(
+    fn: Callable[[np.ndarray], _R],
+    blocks: Iterable[np.ndarray],
+    snapshot: ObjectHasher | None,
+    total_bytes: int,
+) -> list[_R]:
+    """Apply ``fn`` to consecutive blocks of a tensor's bytes, in parallel.
+
+    With ``snapshot`` (the source may be changing), each worker first copies its block and
+    ``fn`` sees only that copy; the copies are hashed here, in block order, as results come
+    back. The hash is then the ID of exactly the bytes ``fn`` encoded, at the cost of one
+    parallel memcpy instead of a serial one.
+    """
+
+    def run(block: np.ndarray) -> tuple[np.ndarray, _R]:
+        private = block.copy() if snapshot is not None else block
+        return private, fn(private)
+
+    results = []
+    for private, result in parallel_imap(run, blocks, total_bytes=total_bytes):
+        if snapshot is not None:
+            snapshot.update(private)
+        results.append(result)
+    return results

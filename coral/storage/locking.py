@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from coral.errors import LockTimeoutError
+from coral.storage import forksafe
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -30,6 +31,18 @@ class RepositoryLock:
         self.timeout = timeout
         self._local = threading.local()
         self._thread_lock = threading.Lock()
+        self._held_fd = -1
+        forksafe.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The child does not hold the lock, whatever the parent was doing. Close (never
+        # unlock: the open file description is shared) an inherited descriptor, so a killed
+        # parent's lock is not kept alive by its child.
+        self._local = threading.local()
+        self._thread_lock = threading.Lock()
+        if self._held_fd >= 0:
+            os.close(self._held_fd)
+            self._held_fd = -1
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -42,11 +55,13 @@ class RepositoryLock:
                 self._local.depth -= 1
             return
         fd = self._acquire()
+        self._held_fd = fd
         self._local.depth = 1
         try:
             yield
         finally:
             self._local.depth = 0
+            self._held_fd = -1
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
             self._thread_lock.release()

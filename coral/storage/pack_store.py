@@ -15,10 +15,12 @@ the two steps) is re-indexed from its attributes when the store loads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -29,6 +31,7 @@ import numpy as np
 
 from coral.core.dtypes import as_buffer
 from coral.errors import CorruptObjectError, ObjectNotFoundError
+from coral.storage import forksafe
 from coral.storage.codecs import SHUFFLE_ZSTD, Buffer, Codec, Encoded
 from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
 from coral.storage.store import ObjectInfo, ObjectWriter, TensorStore
@@ -38,6 +41,7 @@ _PACK_SUFFIX = ".h5"
 _INDEX_SUFFIX = ".idx.json"
 _GROUP = "objects"
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
+_SYNC_EVERY_BYTES = 64 << 20
 
 
 def _index_path(pack_path: Path) -> Path:
@@ -70,6 +74,12 @@ class PackStore(TensorStore):
         self._unreadable: dict[str, str] = {}
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.RLock()
+        # Descriptors are closed when the store is garbage collected, not only on close().
+        self._finalizer = weakref.finalize(self, _close_fds, self._fds)
+        forksafe.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.RLock()
 
     # --- index ---
 
@@ -96,8 +106,9 @@ class PackStore(TensorStore):
             except (OSError, ValueError, KeyError, TypeError) as err:
                 self._unreadable[name] = str(err)
                 return
-            # Derived data: a lost sidecar is simply rewritten.
-            atomic_write_json(_index_path(pack_path), _sidecar(entries), tmp_dir=self.tmp_dir)
+            # Derived data: a lost sidecar is rewritten when we can (not on a read-only copy).
+            with contextlib.suppress(OSError):
+                atomic_write_json(_index_path(pack_path), _sidecar(entries), tmp_dir=self.tmp_dir)
         for info in entries:
             self._index.setdefault(info.object_id, info)
         self._loaded.add(name)
@@ -127,6 +138,9 @@ class PackStore(TensorStore):
                     "incomplete (run repo.fsck())"
                 )
         return info
+
+    def _indexed(self, oid: str) -> bool:
+        return oid in self._index
 
     def object_ids(self) -> Iterator[str]:
         self.refresh()
@@ -206,8 +220,7 @@ class PackStore(TensorStore):
 
     def close(self) -> None:
         with self._lock:
-            while self._fds:
-                os.close(self._fds.popitem()[1])
+            _close_fds(self._fds)
 
     # --- writes ---
 
@@ -238,10 +251,14 @@ class _PackWriter(ObjectWriter):
         self._tmp_path = store.tmp_dir / f"{self._name}.tmp"
         self._file: h5py.File | None = None
         self._fd = -1
+        self._unsynced = 0
         self._pending: dict[str, ObjectInfo] = {}
+        store.refresh()
 
     def _exists(self, oid: str) -> bool:
-        return oid in self._pending or oid in self._store
+        # The index was refreshed when the writer started; a miss here is not worth a
+        # directory scan (at worst another process's object is stored twice).
+        return oid in self._pending or self._store._indexed(oid)
 
     def _open(self) -> h5py.File:
         if self._file is None:
@@ -264,6 +281,12 @@ class _PackWriter(ObjectWriter):
         offset = ds.id.get_offset() if encoded.nbytes else None
         if offset is not None:
             _pwrite_all(self._fd, encoded.segments, offset)
+            self._unsynced += encoded.nbytes
+            if self._unsynced >= _SYNC_EVERY_BYTES:
+                # Flush as we go (this thread overlaps the encoding of the next tensor), so
+                # the fsync that publishes the pack does not wait for the whole pack at once.
+                os.fdatasync(self._fd)
+                self._unsynced = 0
         attrs = ds.attrs
         attrs["dtype"] = info.dtype
         attrs["shape"] = np.asarray(info.shape, dtype=np.int64)
@@ -290,9 +313,13 @@ class _PackWriter(ObjectWriter):
     def _publish(self) -> None:
         if self._file is None:
             return
-        self._file.close()  # HDF5 writes its metadata
-        self._file = None
-        os.fsync(self._fd)
+        try:
+            self._file.close()  # HDF5 writes its metadata
+            self._file = None
+            os.fsync(self._fd)
+        except BaseException:
+            self._abort()  # e.g. a full disk: leave no temp pack and no open descriptor
+            raise
         self._close_file()
         final = self._store.packs_dir / self._name
         self._store.packs_dir.mkdir(parents=True, exist_ok=True)
@@ -323,6 +350,11 @@ def _pwrite_all(fd: int, segments: Sequence[Buffer], offset: int) -> None:
         views = views[done:]
         if written:
             views[0] = views[0][written:]
+
+
+def _close_fds(fds: OrderedDict[str, int]) -> None:
+    while fds:
+        os.close(fds.popitem()[1])
 
 
 def _sidecar(infos: list[ObjectInfo]) -> dict[str, object]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from coral.core.dtypes import byte_view, dtype_from_name, dtype_name
-from coral.core.object_id import object_id
+from coral.core.object_id import ObjectHasher, object_id
 from coral.errors import CorruptObjectError, ObjectNotFoundError
 from coral.storage.codecs import RAW, SHUFFLE_ZSTD, Codec, Encoded, get_codec
 
@@ -108,24 +108,30 @@ class ObjectWriter(ABC):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-write") as io:
             for canonical, known_oid in items:
                 dtype = dtype_name(canonical.dtype)
+                # A known ID comes with an immutable array (a WeightTensor). Anything else may
+                # be a live buffer that changes while we work: probe the store with a quick
+                # hash, and if the object is new, encode from private block copies whose own
+                # hash becomes the ID, so an ID always names exactly the bytes stored.
                 oid = known_oid or object_id(canonical, dtype)
+                if not self._exists(oid) and oid not in self._queued:
+                    snapshot = None if known_oid else ObjectHasher(dtype, canonical.shape)
+                    encoded = self.codec.encode(canonical, snapshot)
+                    oid = snapshot.hexdigest() if snapshot is not None else oid
+                    if not self._exists(oid) and oid not in self._queued:
+                        self._queued.add(oid)
+                        info = ObjectInfo(
+                            object_id=oid,
+                            dtype=dtype,
+                            shape=tuple(canonical.shape),
+                            codec=encoded.codec,
+                            params=encoded.params,
+                            raw_nbytes=int(canonical.nbytes),
+                            stored_nbytes=encoded.nbytes,
+                        )
+                        if in_flight is not None:
+                            in_flight.result()
+                        in_flight = io.submit(self._write_and_record, info, encoded)
                 oids.append(oid)
-                if self._exists(oid) or oid in self._queued:
-                    continue
-                self._queued.add(oid)
-                encoded = self.codec.encode(canonical)
-                info = ObjectInfo(
-                    object_id=oid,
-                    dtype=dtype,
-                    shape=tuple(canonical.shape),
-                    codec=encoded.codec,
-                    params=encoded.params,
-                    raw_nbytes=int(canonical.nbytes),
-                    stored_nbytes=encoded.nbytes,
-                )
-                if in_flight is not None:
-                    in_flight.result()
-                in_flight = io.submit(self._write_and_record, info, encoded)
             if in_flight is not None:
                 in_flight.result()
         return oids

@@ -18,26 +18,34 @@ class BranchManager:
     Reached as ``repo.branch_manager``. ``who`` is the identity recorded in the reflog.
     """
 
-    def __init__(self, refs: RefStore, who: Callable[[], str] = lambda: "coral") -> None:
+    def __init__(
+        self,
+        refs: RefStore,
+        resolve: Callable[[str], str],
+        who: Callable[[], str] = lambda: "coral",
+    ) -> None:
         self._refs = refs
+        self._resolve = resolve
         self._who = who
 
-    def create_branch(
-        self, name: str, commit_hash: str, parent_branch: str | None = None
-    ) -> Branch:
-        """Create ``name`` at ``commit_hash``; raises :class:`RefExistsError` if it exists."""
-        branch = Branch(check_ref_name(name), commit_hash, parent_branch)
+    def create_branch(self, name: str, commit_ref: str, parent_branch: str | None = None) -> Branch:
+        """Create ``name`` at ``commit_ref`` (any ref); raises :class:`RefExistsError` if the
+        branch exists and :class:`RefNotFoundError` if the ref does not resolve."""
+        branch = Branch(check_ref_name(name), self._resolve(commit_ref), parent_branch)
         self._refs.write_branch(
-            branch, expected=None, who=self._who(), message=f"branch: created at {commit_hash[:8]}"
+            branch,
+            expected=None,
+            who=self._who(),
+            message=f"branch: created at {branch.commit_hash[:8]}",
         )
         return branch
 
     def update_branch(
-        self, name: str, commit_hash: str, expected: str, message: str = "update"
+        self, name: str, commit_ref: str, expected: str, message: str = "update"
     ) -> Branch:
-        """Move ``name`` to ``commit_hash`` if it still points at ``expected``."""
+        """Move ``name`` to ``commit_ref`` if it still points at ``expected``."""
         current = self.get_branch(name)
-        branch = Branch(name, commit_hash, current.parent_branch)
+        branch = Branch(name, self._resolve(commit_ref), current.parent_branch)
         self._refs.write_branch(branch, expected=expected, who=self._who(), message=message)
         return branch
 

@@ -18,6 +18,8 @@ from coral.core.weight_tensor import WeightMetadata
 
 COMMIT_HASH_LENGTH = 32
 COMMIT_FORMAT = 1
+CONTENT_KEYS = ("parent_hashes", "weight_hashes", "metadata", "delta_weights", "weight_metadata")
+"""What a commit hash covers: everything in the file but ``format`` and ``commit_hash``."""
 _COMMIT_HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -7,8 +7,15 @@ import threading
 from pathlib import Path
 
 from coral.errors import CorruptObjectError, RefNotFoundError
+from coral.storage import forksafe
 from coral.storage.fsutil import atomic_write_json, read_json
-from coral.version_control.commit import COMMIT_FORMAT, Commit, is_commit_hash
+from coral.version_control.commit import (
+    COMMIT_FORMAT,
+    CONTENT_KEYS,
+    Commit,
+    hash_content,
+    is_commit_hash,
+)
 
 _SUFFIX = ".json"
 
@@ -20,6 +27,10 @@ class CommitStore:
         self.commits_dir = commits_dir
         self.tmp_dir = tmp_dir
         self._cache: dict[str, Commit] = {}
+        self._lock = threading.Lock()
+        forksafe.register(self)
+
+    def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
 
     def path(self, commit_hash: str) -> Path:
@@ -58,10 +69,12 @@ class CommitStore:
         try:
             if not isinstance(data, dict) or data.get("format") != COMMIT_FORMAT:
                 raise ValueError("unsupported commit format")
+            # Hash the file's own content (what was hashed when it was written) rather than
+            # re-serialising the parsed objects: the same check, without the cost.
+            actual = hash_content({key: data[key] for key in CONTENT_KEYS})
             commit = Commit.from_dict(data)
         except (KeyError, TypeError, ValueError) as err:
             raise CorruptObjectError(f"commit file {commit_hash} is malformed: {err}") from err
-        actual = commit.compute_hash()
         if actual != commit_hash or commit.commit_hash != commit_hash:
             raise CorruptObjectError(
                 f"commit {commit_hash} is corrupt: its content hashes to {actual}"

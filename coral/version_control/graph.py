@@ -17,6 +17,7 @@ from datetime import timezone
 import networkx as nx
 
 from coral.errors import CoralError, RefNotFoundError
+from coral.storage import forksafe
 from coral.version_control.commit import Commit
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.version import Version, VersionStore
@@ -35,6 +36,10 @@ class VersionGraph:
         self._graph: nx.DiGraph = nx.DiGraph()
         self._loaded: set[str] = set()
         self.unreadable: dict[str, str] = {}
+        self._lock = threading.Lock()
+        forksafe.register(self)
+
+    def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
 
     # --- sync ---

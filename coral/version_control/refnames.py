@@ -12,6 +12,7 @@ import re
 from coral.errors import InvalidNameError
 
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_FULL_HASH = re.compile(r"^[0-9a-f]{32}$")
 
 
 def check_ref_name(name: object, kind: str = "branch") -> str:
@@ -32,6 +33,8 @@ def _problem(name: str) -> str | None:
         return "it is empty"
     if name == "HEAD" or name == "@":
         return f"{name!r} is reserved"
+    if _FULL_HASH.match(name):
+        return "it looks like a commit hash, which it would hide"
     if _FORBIDDEN_CHARS.search(name):
         return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
     if name.startswith("/") or name.endswith("/") or "//" in name:

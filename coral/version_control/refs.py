@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,8 @@ class RefStore:
 
     def write_branch(self, branch: Branch, *, expected: str | None, who: str, message: str) -> None:
         """Create or move a branch, if it currently points at ``expected`` (None: absent)."""
+        if not is_commit_hash(branch.commit_hash):
+            raise ValueError(f"{branch.commit_hash!r} is not a full commit hash")
         path = self.branch_path(branch.name)
         with self.lock.hold():
             current = self.read_branch(branch.name)
@@ -176,8 +179,9 @@ class RefStore:
             while parent != self.heads_dir and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
+            self.delete_reflog(f"refs/heads/{name}")
             self.append_reflog(
-                f"refs/heads/{name}", branch.commit_hash, None, who, "branch: deleted"
+                "HEAD", branch.commit_hash, branch.commit_hash, who, f"branch: deleted {name}"
             )
             return branch
 
@@ -204,6 +208,8 @@ class RefStore:
     def append_reflog(
         self, ref: str, old: str | None, new: str | None, who: str, message: str
     ) -> None:
+        """Append one entry. Best effort: the ref has already moved when this runs, so a
+        reflog that cannot be written (disk full, a stray file) warns instead of failing."""
         entry = {
             "old": old,
             "new": new,
@@ -211,15 +217,27 @@ class RefStore:
             "time": now_utc().isoformat(),
             "message": message,
         }
-        path = self._reflog_path(ref)
-        path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        path = self._reflog_path(ref)
         try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            warnings.warn(f"could not append to the reflog {path}: {err}", stacklevel=3)
+
+    def delete_reflog(self, ref: str) -> None:
+        """Forget a deleted branch's reflog (as git does); HEAD's reflog keeps its commits."""
+        path = self._reflog_path(ref)
+        path.unlink(missing_ok=True)
+        parent = path.parent
+        while parent != self.logs_dir and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
 
     def reflog(self, ref: str) -> list[ReflogEntry]:
         """Entries oldest first; a line torn by a crash is skipped."""

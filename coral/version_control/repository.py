@@ -105,6 +105,8 @@ class Repository:
 
     def __init__(self, path: str | Path = ".", init: bool = False) -> None:
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise InvalidValueError(f"{path} is a file; a repository path must be a directory")
         if init:
             path.mkdir(parents=True, exist_ok=True)
             layout = RepoLayout(path.resolve())
@@ -124,7 +126,7 @@ class Repository:
         self._versions = VersionStore(layout.versions_dir, tmp, self._lock)
         self._staging = StagingArea(layout.staging_file, tmp, self._lock)
         self._resolver = RefResolver(self._refs, self._commits, self._versions)
-        self.branch_manager = BranchManager(self._refs, who=self._who)
+        self.branch_manager = BranchManager(self._refs, self.resolve_ref, who=self._who)
         self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
 
     # --- where things are ---
@@ -222,7 +224,7 @@ class Repository:
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""
-        wanted = {names} if isinstance(names, str) else set(names)
+        wanted = _name_set(names)
         head = self._head_commit()
         present = set(head.weight_hashes) if head else set()
         present |= self._staging.read().weights.keys()
@@ -233,10 +235,7 @@ class Repository:
 
     def unstage(self, names: str | Iterable[str] | None = None) -> None:
         """Drop staged changes for ``names`` (all of them when None). Objects stay stored."""
-        if names is None:
-            self._staging.unstage(None)
-        else:
-            self._staging.unstage({names} if isinstance(names, str) else set(names))
+        self._staging.unstage(None if names is None else _name_set(names))
 
     def reset(self) -> None:
         """Empty the staging area."""
@@ -272,7 +271,7 @@ class Repository:
         message: str,
         author: str | None = None,
         email: str | None = None,
-        tags: list[str] | None = None,
+        tags: list[str] | str | None = None,
         *,
         allow_empty: bool = False,
     ) -> Commit:
@@ -291,9 +290,12 @@ class Repository:
             raise InvalidValueError(
                 f"commit message must be a string, got {type(message).__name__}"
             )
-        labels = list(tags or [])
+        labels = [tags] if isinstance(tags, str) else list(tags or [])
         if not all(isinstance(t, str) for t in labels):
             raise InvalidValueError("commit tags must be strings")
+        for label, value in (("author", author), ("email", email)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidValueError(f"{label} must be a string, got {type(value).__name__}")
         default_name, default_email = resolve_identity(
             self.config.get("user.name", None), self.config.get("user.email", None)
         )
@@ -411,18 +413,23 @@ class Repository:
         """
         with self._lock.hold():
             head = self._refs.head()
-            if self._is_branch(target):
+            if target == "HEAD":  # as in git: stay where we are
+                new_hash, new_branch = self.resolve_ref("HEAD"), head.branch
+            elif self._is_branch(target):
                 branch = self.branch_manager.get_branch(target)
                 new_hash, new_branch = branch.commit_hash, branch.name
             else:
                 new_hash, new_branch = self.resolve_ref(target), None
             if (new_branch, new_hash) != (head.branch, head.commit_hash):
-                if not self._staging.read().empty:
-                    if not force:
-                        raise StagedChangesError(
-                            f"weights are staged; commit them, call repo.reset(), or use "
-                            f"checkout({target!r}, force=True) to drop them"
-                        )
+                # Entries equal to HEAD (e.g. left by a commit killed before it cleared the
+                # staging area) change nothing, so they do not block a checkout.
+                staged = self.status()
+                if staged.has_changes and not force:
+                    raise StagedChangesError(
+                        f"weights are staged; commit them, call repo.reset(), or use "
+                        f"checkout({target!r}, force=True) to drop them"
+                    )
+                if not staged.clean:
                     self._staging.unstage(None)
                 if new_branch is not None:
                     self._refs.set_head_branch(new_branch)
@@ -443,7 +450,9 @@ class Repository:
     def log(self, max_commits: int | None = None, branch: str | None = None) -> list[Commit]:
         """Commits reachable from ``branch`` (default: HEAD), newest first; [] before the first
         commit."""
-        if max_commits is not None and (isinstance(max_commits, bool) or max_commits < 0):
+        if max_commits is not None and (
+            not isinstance(max_commits, int) or isinstance(max_commits, bool) or max_commits < 0
+        ):
             raise InvalidValueError(f"max_commits must be a non-negative int, got {max_commits!r}")
         if branch is None:
             if self._refs.head().commit_hash is None:
@@ -511,7 +520,7 @@ class Repository:
         return bool(self.config.get("core.verify_reads"))
 
     def _load(self, name: str, commit: Commit) -> WeightTensor:
-        oid = commit.weight_hashes.get(name)
+        oid = commit.weight_hashes.get(self._check_name(name))
         if oid is None:
             raise WeightNotFoundError(
                 _missing_message(name, commit.weight_hashes, f"commit {commit.short_hash}")
@@ -596,6 +605,17 @@ def _prepare(name: str, value: Any) -> tuple[WeightTensor | np.ndarray, WeightMe
     except InvalidWeightError as err:  # name the offending entry
         raise type(err)(f"weight {name!r}: {err}") from None
     return array, WeightMetadata(name, array.shape, array.dtype)
+
+
+def _name_set(names: str | Iterable[str]) -> set[str]:
+    if isinstance(names, str):
+        return {names}
+    if not isinstance(names, Iterable):
+        raise WeightTypeError(f"expected a weight name or a list of names, got {names!r}")
+    result = set(names)
+    if not all(isinstance(n, str) for n in result):
+        raise WeightTypeError(f"weight names must be strings, got {sorted(map(repr, result))}")
+    return result
 
 
 def _missing_message(name: str, known: Iterable[str], where: str) -> str:

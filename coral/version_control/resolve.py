@@ -12,6 +12,7 @@ import difflib
 import re
 
 from coral.errors import AmbiguousRefError, RefNotFoundError, UnbornBranchError
+from coral.version_control.commit import COMMIT_HASH_LENGTH
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.refnames import check_ref_name
 from coral.version_control.refs import RefStore
@@ -55,6 +56,8 @@ class RefResolver:
                     "stage weights and commit first"
                 )
             return head.commit_hash
+        if len(name) == COMMIT_HASH_LENGTH and name in self._commits:
+            return name  # an existing full hash wins over any name, as in git
         if _is_ref_name(name):
             branch = self._refs.read_branch(name)
             if branch is not None:
@@ -66,8 +69,6 @@ class RefResolver:
         if version_by_id is not None:
             return version_by_id.commit_hash
         if _HEX_RE.match(name) and len(name) >= MIN_ABBREV:
-            if name in self._commits:
-                return name
             matches = self._commits.with_prefix(name)
             if len(matches) == 1:
                 return matches[0]

@@ -70,6 +70,10 @@ class Version:
         )
 
 
+def _is_tag_file(name: str) -> bool:
+    return name.endswith(".json") and not name.startswith(".")
+
+
 def check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float] | None:
     """Metrics must map names to finite real numbers (NumPy scalars too); ints become floats."""
     if metrics is None:
@@ -84,9 +88,13 @@ def check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float] | None:
             raise InvalidValueError(f"metric names must be non-empty strings, got {key!r}")
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise InvalidValueError(f"metric {key!r} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise InvalidValueError(f"metric {key!r} must be finite, got {value}")
-        clean[key] = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise InvalidValueError(f"metric {key!r} must be a finite float, got {value}")
+        clean[key] = number
     return clean
 
 
@@ -95,27 +103,41 @@ class VersionStore:
         self.versions_dir = versions_dir
         self._tmp_dir = tmp_dir
         self._lock = lock
+        self._cache: dict[tuple[str, int, int], Version] = {}
 
     def path(self, version_id: str) -> Path:
         return self.versions_dir / f"{version_id}.json"
 
     def all(self) -> dict[str, Version]:
-        """Every tag, by version_id, oldest first."""
-        versions: list[Version] = []
+        """Every tag, by version_id, oldest first.
+
+        Parsed files are cached by (name, mtime, size), so resolving a ref costs one directory
+        listing, not one read per tag.
+        """
         try:
-            names = os.listdir(self.versions_dir)
+            entries = [e for e in os.scandir(self.versions_dir) if _is_tag_file(e.name)]
         except FileNotFoundError:
             return {}
-        for filename in names:
-            if not filename.endswith(".json") or filename.startswith("."):
-                continue
-            try:
-                versions.append(Version.from_dict(read_json(self.versions_dir / filename)))
-            except (ValueError, KeyError, TypeError) as err:
-                raise RepositoryFormatError(
-                    f"tag file {self.versions_dir / filename} is unreadable: {err}"
-                ) from err
-        versions.sort(key=lambda v: (v.created_at.isoformat() if v.created_at else "", v.name))
+        cache: dict[tuple[str, int, int], Version] = {}
+        for entry in entries:
+            stat = entry.stat()
+            key = (entry.name, stat.st_mtime_ns, stat.st_size)
+            version = self._cache.get(key)
+            if version is None:
+                try:
+                    version = Version.from_dict(read_json(Path(entry.path)))
+                except FileNotFoundError:
+                    continue  # deleted while we listed
+                except (ValueError, KeyError, TypeError) as err:
+                    raise RepositoryFormatError(
+                        f"tag file {entry.path} is unreadable: {err}"
+                    ) from err
+            cache[key] = version
+        self._cache = cache
+        versions = sorted(
+            cache.values(),
+            key=lambda v: (v.created_at.isoformat() if v.created_at else "", v.name),
+        )
         return {v.version_id: v for v in versions}
 
     def by_name(self, name: str) -> Version | None:
