@@ -5,7 +5,8 @@ from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.fsck import FsckIssue, FsckReport
 from coral.version_control.graph import VersionGraph
 from coral.version_control.lazy import LazyWeights
-from coral.version_control.repository import Repository, Status
+from coral.version_control.repository import Repository
+from coral.version_control.status import Status
 from coral.version_control.version import Version
 
 __all__ = [

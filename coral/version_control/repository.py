@@ -12,23 +12,19 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from coral.core.arrays import as_numpy
-from coral.core.dtypes import canonical_array, dtype_name
+from coral.core.dtypes import canonical_array
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
 from coral.errors import (
     InvalidValueError,
-    InvalidWeightError,
     NothingToCommitError,
-    RefNotFoundError,
+    ObjectNotFoundError,
     StagedChangesError,
     UnmergedBranchError,
     WeightNotFoundError,
@@ -50,45 +46,14 @@ from coral.version_control.lazy import LazyWeights
 from coral.version_control.refs import Head, RefStore
 from coral.version_control.resolve import RefResolver
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
+from coral.version_control.status import Status, compute_status
 from coral.version_control.version import Version, VersionStore
-
-
-@dataclass(frozen=True)
-class Status:
-    """What ``repo.status()`` reports: where HEAD is and what the next commit would change."""
-
-    branch: str | None
-    head: str | None
-    added: list[str] = field(default_factory=list)
-    modified: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        """True when nothing is staged."""
-        return not (self.added or self.modified or self.removed or self.unchanged)
-
-    @property
-    def has_changes(self) -> bool:
-        """True when committing would record something new."""
-        return bool(self.added or self.modified or self.removed)
-
-    def __str__(self) -> str:
-        where = (
-            f"On branch {self.branch}" if self.branch else f"HEAD detached at {str(self.head)[:8]}"
-        )
-        lines = [where if self.head else f"{where} (no commits yet)"]
-        if self.clean:
-            lines.append("nothing staged")
-        for label, names in (
-            ("new", self.added),
-            ("modified", self.modified),
-            ("removed", self.removed),
-            ("unchanged", self.unchanged),
-        ):
-            lines += [f"  {label + ':':11}{name}" for name in names]
-        return "\n".join(lines)
+from coral.version_control.weight_input import (
+    check_weight_name,
+    missing_weight_message,
+    name_set,
+    prepare_weight,
+)
 
 
 class Repository:
@@ -199,7 +164,8 @@ class Repository:
                 f"stage_weights takes a dict of name -> weight, got {type(weights).__name__}"
             )
         prepared = [
-            (self._check_name(name), _prepare(name, value)) for name, value in weights.items()
+            (check_weight_name(name), prepare_weight(name, value))
+            for name, value in weights.items()
         ]
 
         def canonical_items() -> Iterator[tuple[np.ndarray, str | None]]:
@@ -224,45 +190,30 @@ class Repository:
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""
-        wanted = _name_set(names)
+        wanted = name_set(names)
         head = self._head_commit()
         present = set(head.weight_hashes) if head else set()
         present |= self._staging.read().weights.keys()
         missing = sorted(wanted - present)
         if missing:
-            raise WeightNotFoundError(_missing_message(missing[0], present, "HEAD or staging"))
+            raise WeightNotFoundError(
+                missing_weight_message(missing[0], present, "HEAD or staging")
+            )
         self._staging.stage({}, wanted)
 
     def unstage(self, names: str | Iterable[str] | None = None) -> None:
         """Drop staged changes for ``names`` (all of them when None). Objects stay stored."""
-        self._staging.unstage(None if names is None else _name_set(names))
+        self._staging.unstage(None if names is None else name_set(names))
 
     def reset(self) -> None:
         """Empty the staging area."""
         self.unstage(None)
 
     def status(self) -> Status:
+        """Where HEAD is, and what the next commit would add, modify or remove."""
         head = self._refs.head()
         parent = self._commits.get(head.commit_hash) if head.commit_hash else None
-        base = parent.weight_hashes if parent else {}
-        staged = self._staging.read()
-        base_metadata = parent.weight_metadata if parent else {}
-        added, modified, unchanged = [], [], []
-        for name, entry in sorted(staged.weights.items()):
-            if name not in base:
-                added.append(name)
-            elif (base[name], base_metadata.get(name)) != (entry.object_id, entry.metadata):
-                modified.append(name)
-            else:
-                unchanged.append(name)
-        removed = sorted(n for n in staged.removed if n in base)
-        return Status(head.branch, head.commit_hash, added, modified, removed, unchanged)
-
-    @staticmethod
-    def _check_name(name: object) -> str:
-        if not isinstance(name, str) or not name or "\x00" in name:
-            raise WeightTypeError(f"weight names must be non-empty strings, got {name!r}")
-        return name
+        return compute_status(head.branch, parent, self._staging.read())
 
     # --- committing ---
 
@@ -344,7 +295,7 @@ class Repository:
             metadata.pop(name, None)
         for name, entry in staged.weights.items():
             if entry.object_id not in self.store:
-                raise RefNotFoundError(
+                raise ObjectNotFoundError(
                     f"staged weight {name!r} refers to object {entry.object_id}, which is no "
                     "longer stored; stage it again"
                 )
@@ -520,10 +471,10 @@ class Repository:
         return bool(self.config.get("core.verify_reads"))
 
     def _load(self, name: str, commit: Commit) -> WeightTensor:
-        oid = commit.weight_hashes.get(self._check_name(name))
+        oid = commit.weight_hashes.get(check_weight_name(name))
         if oid is None:
             raise WeightNotFoundError(
-                _missing_message(name, commit.weight_hashes, f"commit {commit.short_hash}")
+                missing_weight_message(name, commit.weight_hashes, f"commit {commit.short_hash}")
             )
         arr = self.store.read(oid, verify=self._verify_reads())
         return WeightTensor._trusted(arr, self._metadata(commit, name, arr), oid)
@@ -592,33 +543,3 @@ class Repository:
         head = self._refs.head()
         where = head.branch or f"detached {str(head.commit_hash)[:8]}"
         return f"Repository({str(self.path)!r}, {where})"
-
-
-def _prepare(name: str, value: Any) -> tuple[WeightTensor | np.ndarray, WeightMetadata]:
-    """Validate one staged value without copying it; return it with its metadata."""
-    if isinstance(value, WeightTensor):
-        tensor = value if value.name == name else value.with_metadata(name=name)
-        return tensor, tensor.metadata
-    try:
-        array = as_numpy(value)
-        dtype_name(array.dtype)
-    except InvalidWeightError as err:  # name the offending entry
-        raise type(err)(f"weight {name!r}: {err}") from None
-    return array, WeightMetadata(name, array.shape, array.dtype)
-
-
-def _name_set(names: str | Iterable[str]) -> set[str]:
-    if isinstance(names, str):
-        return {names}
-    if not isinstance(names, Iterable):
-        raise WeightTypeError(f"expected a weight name or a list of names, got {names!r}")
-    result = set(names)
-    if not all(isinstance(n, str) for n in result):
-        raise WeightTypeError(f"weight names must be strings, got {sorted(map(repr, result))}")
-    return result
-
-
-def _missing_message(name: str, known: Iterable[str], where: str) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    return f"no weight named {name!r} in {where}{hint}"
