@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from coral.core.dtypes import dtype_name
 from coral.core.object_id import object_id
 from coral.errors import CorruptObjectError, ObjectNotFoundError
-from coral.storage import MemoryStore, PackStore, TensorStore
+from coral.storage import MemoryStore, PackStore, TensorStore, WriteRequest
 from tests.helpers import assert_bit_exact
 from tests.strategies import arrays
 
@@ -97,7 +97,7 @@ def test_writing_an_existing_object_is_a_no_op(store: TensorStore) -> None:
 def test_duplicates_within_one_batch_are_written_once(store: TensorStore) -> None:
     arr = np.ones(100, np.int32)
     with store.writer() as writer:
-        oids = writer.add_many([(arr, None), (arr.copy(), None)])
+        oids = writer.add_many([WriteRequest(arr), WriteRequest(arr.copy())])
         assert len(writer.written) == 1
     assert oids[0] == oids[1]
 

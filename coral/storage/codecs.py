@@ -15,6 +15,7 @@ never values.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections import deque
@@ -64,8 +65,25 @@ class Encoded:
         return sum(_buffer_len(s) for s in self.segments)
 
 
-class Codec(Protocol):
+class Decoder(Protocol):
+    """What the store needs to read an object: a name and ``decode``."""
+
     name: str
+
+    def decode(
+        self,
+        params: dict[str, Any],
+        payload: np.ndarray,
+        out: np.ndarray,
+        bases: Sequence[np.ndarray] = (),
+    ) -> None:
+        """Write the decoded canonical bytes into ``out`` (a flat uint8 array); delta codecs
+        read their base arrays from ``bases``."""
+        ...
+
+
+class Codec(Decoder, Protocol):
+    """A codec for full objects."""
 
     def encode(self, canonical: np.ndarray, snapshot: ObjectHasher | None = None) -> Encoded:
         """Encode ``canonical``.
@@ -75,10 +93,6 @@ class Codec(Protocol):
         feeding each copy to ``snapshot``, so the hasher's ID is the ID of exactly the bytes
         encoded.
         """
-        ...
-
-    def decode(self, params: dict[str, Any], payload: np.ndarray, out: np.ndarray) -> None:
-        """Write the decoded canonical bytes into ``out`` (a flat uint8 array)."""
         ...
 
 
@@ -95,7 +109,13 @@ class RawCodec:
         blocks = (data[i : i + step] for i in range(0, data.size, step))
         return Encoded(self.name, {}, map_blocks(lambda copy: copy, blocks, snapshot, data.size))
 
-    def decode(self, params: dict[str, Any], payload: np.ndarray, out: np.ndarray) -> None:
+    def decode(
+        self,
+        params: dict[str, Any],
+        payload: np.ndarray,
+        out: np.ndarray,
+        bases: Sequence[np.ndarray] = (),
+    ) -> None:
         _check_size(payload.size, out.size, self.name)
         out[:] = payload
 
@@ -143,7 +163,13 @@ class ShuffleZstdCodec:
         params = {"itemsize": itemsize, "chunk": CHUNK_BYTES, "planes": planes}
         return Encoded(self.name, params, segments)
 
-    def decode(self, params: dict[str, Any], payload: np.ndarray, out: np.ndarray) -> None:
+    def decode(
+        self,
+        params: dict[str, Any],
+        payload: np.ndarray,
+        out: np.ndarray,
+        bases: Sequence[np.ndarray] = (),
+    ) -> None:
         itemsize = int(params["itemsize"])
         chunk = int(params["chunk"])
         frames = params["planes"]
@@ -196,10 +222,14 @@ class ShuffleZstdCodec:
 RAW = RawCodec()
 SHUFFLE_ZSTD = ShuffleZstdCodec()
 
-_CODECS: dict[str, Codec] = {RAW.name: RAW, SHUFFLE_ZSTD.name: SHUFFLE_ZSTD}
+_CODECS: dict[str, Decoder] = {RAW.name: RAW, SHUFFLE_ZSTD.name: SHUFFLE_ZSTD}
 
 
-def get_codec(name: str) -> Codec:
+def get_codec(name: str) -> Decoder:
+    if name not in _CODECS:
+        # Delta codecs live in the layer above (coral.delta) and register themselves when it
+        # is imported; make sure it has been, before calling a name unknown.
+        importlib.import_module("coral.delta")
     try:
         return _CODECS[name]
     except KeyError:
@@ -208,7 +238,7 @@ def get_codec(name: str) -> Codec:
         ) from None
 
 
-def register_codec(codec: Codec) -> None:
+def register_codec(codec: Decoder) -> None:
     """Make a codec available for decoding by name (delta codecs register themselves)."""
     _CODECS[codec.name] = codec
 

@@ -32,9 +32,11 @@ import numpy as np
 from coral.core.dtypes import as_buffer
 from coral.errors import CorruptObjectError, ObjectNotFoundError
 from coral.storage import forksafe
+from coral.storage.array_cache import ArrayCache
 from coral.storage.codecs import SHUFFLE_ZSTD, Buffer, Codec, Encoded
 from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
-from coral.storage.store import ObjectInfo, ObjectWriter, TensorStore
+from coral.storage.objects import DeltaPolicy, ObjectInfo
+from coral.storage.store import ObjectWriter, TensorStore
 
 PACK_FORMAT = 1
 _PACK_SUFFIX = ".h5"
@@ -56,6 +58,8 @@ class PackStore(TensorStore):
         tmp_dir: where packs are built (same filesystem, so the publishing rename is atomic).
         codec: the codec new full objects are written with.
         max_open_packs: read descriptors kept open (LRU).
+        delta_policy: how writes that name candidate bases are delta-encoded.
+        cache_bytes: budget of the decoded-array cache (0 disables it).
     """
 
     def __init__(
@@ -64,10 +68,14 @@ class PackStore(TensorStore):
         tmp_dir: Path,
         codec: Codec = SHUFFLE_ZSTD,
         max_open_packs: int = 32,
+        delta_policy: DeltaPolicy | None = None,
+        cache_bytes: int = 0,
     ) -> None:
         self.packs_dir = packs_dir
         self.tmp_dir = tmp_dir
         self.codec = codec
+        self.delta_policy = delta_policy
+        self.cache = ArrayCache(cache_bytes)
         self._max_open = max_open_packs
         self._index: dict[str, ObjectInfo] = {}
         self._loaded: set[str] = set()
@@ -225,7 +233,7 @@ class PackStore(TensorStore):
     # --- writes ---
 
     def writer(self) -> ObjectWriter:
-        return _PackWriter(self, self.codec)
+        return _PackWriter(self)
 
     def _published(self, pack_name: str, infos: list[ObjectInfo]) -> None:
         with self._lock:
@@ -244,8 +252,8 @@ class _PackWriter(ObjectWriter):
     ``pwritev`` releases it and writes all of a tensor's segments in a few syscalls.
     """
 
-    def __init__(self, store: PackStore, codec: Codec) -> None:
-        super().__init__(codec)
+    def __init__(self, store: PackStore) -> None:
+        super().__init__(store)
         self._store = store
         self._name = f"pack-{uuid.uuid4().hex}{_PACK_SUFFIX}"
         self._tmp_path = store.tmp_dir / f"{self._name}.tmp"
@@ -294,7 +302,8 @@ class _PackWriter(ObjectWriter):
         attrs["params"] = json.dumps(info.params, sort_keys=True)
         attrs["raw_nbytes"] = info.raw_nbytes
         attrs["stored_nbytes"] = encoded.nbytes
-        attrs["base_id"] = info.base_id or ""
+        attrs["bases"] = json.dumps(list(info.bases))
+        attrs["depth"] = info.depth
         self._pending[info.object_id] = replace(
             info,
             stored_nbytes=encoded.nbytes,
@@ -364,7 +373,6 @@ def _sidecar(infos: list[ObjectInfo]) -> dict[str, object]:
 def _info_from_dataset(oid: str, ds: h5py.Dataset, location: str) -> ObjectInfo:
     # The dtype comes from our own attribute, never from HDF5's type (bfloat16 is opaque there).
     attrs = ds.attrs
-    base = str(attrs["base_id"])
     offset = ds.id.get_offset()
     if ds.shape != (int(attrs["stored_nbytes"]),):
         raise ValueError(f"dataset {oid} holds {ds.shape} bytes, its attributes disagree")
@@ -376,7 +384,8 @@ def _info_from_dataset(oid: str, ds: h5py.Dataset, location: str) -> ObjectInfo:
         params=json.loads(str(attrs["params"])),
         raw_nbytes=int(attrs["raw_nbytes"]),
         stored_nbytes=int(attrs["stored_nbytes"]),
-        base_id=base or None,
+        bases=tuple(json.loads(str(attrs["bases"]))),
+        depth=int(attrs["depth"]),
         location=location,
         offset=-1 if offset is None else int(offset),
     )

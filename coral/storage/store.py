@@ -1,87 +1,39 @@
-"""The tensor store interface and its in-memory implementation.
+"""The tensor store interface: content-addressed, immutable objects.
 
-A store maps object IDs to tensors. Objects are immutable and content-addressed: writing an
-object that exists is a no-op, and an object is never modified in place. Writes go through an
-:class:`ObjectWriter` that publishes everything it wrote atomically when its ``with`` block
-ends, or nothing if the block raises.
+A store maps object IDs to tensors. Writing an object that exists is a no-op, and an object is
+never modified in place. Writes go through an :class:`ObjectWriter` that publishes everything
+it wrote atomically when its ``with`` block ends, or nothing if the block raises.
 
-:class:`MemoryStore` keeps encoded objects in a dict; it runs the same conformance tests as the
-on-disk :class:`~coral.storage.pack_store.PackStore` and makes unit tests fast.
+An object is stored either full or as a delta against other objects (its ``bases``); reads
+reconstruct delta chains transparently, bit-exact, and verify the result against its ID.
 """
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import TracebackType
-from typing import Any
 
 import numpy as np
 
 from coral.core.dtypes import byte_view, dtype_from_name, dtype_name
 from coral.core.object_id import ObjectHasher, object_id
 from coral.errors import CorruptObjectError, ObjectNotFoundError
-from coral.storage.codecs import RAW, SHUFFLE_ZSTD, Codec, Encoded, get_codec
+from coral.storage.array_cache import ArrayCache
+from coral.storage.codecs import RAW, Codec, Encoded, get_codec
+from coral.storage.objects import DeltaPolicy, Encoding, ObjectInfo, WriteRequest
 
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """Everything needed to decode one stored object, short of its payload.
-
-    ``base_id`` names the object a delta is encoded against (``None`` for full objects);
-    ``location`` is where the payload lives (a pack name on disk).
-    """
-
-    object_id: str
-    dtype: str
-    shape: tuple[int, ...]
-    codec: str
-    params: dict[str, Any] = field(default_factory=dict)
-    raw_nbytes: int = 0
-    stored_nbytes: int = 0
-    base_id: str | None = None
-    location: str = ""
-    offset: int = -1
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "dtype": self.dtype,
-            "shape": list(self.shape),
-            "codec": self.codec,
-            "params": self.params,
-            "raw_nbytes": self.raw_nbytes,
-            "stored_nbytes": self.stored_nbytes,
-        }
-        if self.base_id is not None:
-            out["base_id"] = self.base_id
-        if self.offset >= 0:
-            out["offset"] = self.offset
-        return out
-
-    @classmethod
-    def from_dict(cls, oid: str, data: dict[str, Any], location: str = "") -> ObjectInfo:
-        return cls(
-            object_id=oid,
-            dtype=str(data["dtype"]),
-            shape=tuple(int(d) for d in data["shape"]),
-            codec=str(data["codec"]),
-            params=dict(data.get("params", {})),
-            raw_nbytes=int(data["raw_nbytes"]),
-            stored_nbytes=int(data["stored_nbytes"]),
-            base_id=data.get("base_id"),
-            location=location,
-            offset=int(data.get("offset", -1)),
-        )
+__all__ = ["ObjectInfo", "ObjectWriter", "TensorStore", "WriteRequest"]
 
 
 class ObjectWriter(ABC):
     """Collects new objects; publishes them when the ``with`` block exits cleanly."""
 
-    def __init__(self, codec: Codec) -> None:
-        self.codec = codec
+    def __init__(self, store: TensorStore) -> None:
+        self.store = store
         self.written: list[ObjectInfo] = []
         self._queued: set[str] = set()
 
@@ -90,51 +42,76 @@ class ObjectWriter(ABC):
 
         Args:
             canonical: C-contiguous little-endian array of a supported dtype.
-            oid: its object ID when the caller has already computed it.
+            oid: its object ID when the caller has already computed it (the array is then
+                trusted not to change).
 
         Returns:
             The object ID. Objects that already exist are not written again.
         """
-        return self.add_many([(canonical, oid)])[0]
+        return self.add_many([WriteRequest(canonical, oid)])[0]
 
-    def add_many(self, items: Iterable[tuple[np.ndarray, str | None]]) -> list[str]:
+    def add_many(self, requests: Iterable[WriteRequest]) -> list[str]:
         """Store several arrays; like :meth:`add`, but object ``i + 1`` is encoded while
         object ``i`` is being written, so encoding (CPU) and writing (I/O) overlap.
 
-        Items are consumed lazily, so a generator keeps at most two objects in flight.
+        Requests are consumed lazily, so a generator keeps at most two objects in flight.
         """
         oids: list[str] = []
         in_flight: Future[None] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-write") as io:
-            for canonical, known_oid in items:
-                dtype = dtype_name(canonical.dtype)
-                # A known ID comes with an immutable array (a WeightTensor). Anything else may
-                # be a live buffer that changes while we work: probe the store with a quick
-                # hash, and if the object is new, encode from private block copies whose own
-                # hash becomes the ID, so an ID always names exactly the bytes stored.
-                oid = known_oid or object_id(canonical, dtype)
-                if not self._exists(oid) and oid not in self._queued:
-                    snapshot = None if known_oid else ObjectHasher(dtype, canonical.shape)
-                    encoded = self.codec.encode(canonical, snapshot)
-                    oid = snapshot.hexdigest() if snapshot is not None else oid
-                    if not self._exists(oid) and oid not in self._queued:
-                        self._queued.add(oid)
-                        info = ObjectInfo(
-                            object_id=oid,
-                            dtype=dtype,
-                            shape=tuple(canonical.shape),
-                            codec=encoded.codec,
-                            params=encoded.params,
-                            raw_nbytes=int(canonical.nbytes),
-                            stored_nbytes=encoded.nbytes,
-                        )
-                        if in_flight is not None:
-                            in_flight.result()
-                        in_flight = io.submit(self._write_and_record, info, encoded)
+            for request in requests:
+                oid, info, encoded = self._prepare(request)
+                if info is not None and encoded is not None:
+                    if in_flight is not None:
+                        in_flight.result()
+                    in_flight = io.submit(self._write_and_record, info, encoded)
+                    if request.object_id is not None:
+                        # Immutable (a WeightTensor's data): keep it for the next commit's deltas.
+                        self.store.cache.put(oid, request.array)
                 oids.append(oid)
             if in_flight is not None:
                 in_flight.result()
         return oids
+
+    def _prepare(self, request: WriteRequest) -> tuple[str, ObjectInfo | None, Encoded | None]:
+        canonical = request.array
+        dtype = dtype_name(canonical.dtype)
+        # A known ID comes with an immutable array. Anything else may be a live buffer that
+        # changes while we work: probe the store with a quick hash, and if the object is new,
+        # encode from private copies whose own hash becomes the ID (the codecs take them), so
+        # an ID always names exactly the bytes stored.
+        oid = request.object_id or object_id(canonical, dtype)
+        if self._known(oid):
+            return oid, None, None
+        snapshot = None if request.object_id else ObjectHasher(dtype, canonical.shape)
+        encoding = self._encode(canonical, request.bases, snapshot)
+        oid = snapshot.hexdigest() if snapshot is not None else oid
+        if self._known(oid):
+            return oid, None, None
+        self._queued.add(oid)
+        info = ObjectInfo(
+            object_id=oid,
+            dtype=dtype,
+            shape=tuple(canonical.shape),
+            codec=encoding.encoded.codec,
+            params=encoding.encoded.params,
+            raw_nbytes=int(canonical.nbytes),
+            stored_nbytes=encoding.encoded.nbytes,
+            bases=encoding.bases,
+            depth=encoding.depth,
+        )
+        return oid, info, encoding.encoded
+
+    def _encode(
+        self, canonical: np.ndarray, candidates: tuple[str, ...], snapshot: ObjectHasher | None
+    ) -> Encoding:
+        delta = self.store.delta_policy
+        if delta is not None and candidates:
+            return delta.encode(canonical, candidates, snapshot, self.store.codec)
+        return Encoding(self.store.codec.encode(canonical, snapshot))
+
+    def _known(self, oid: str) -> bool:
+        return oid in self._queued or self._exists(oid)
 
     def _write_and_record(self, info: ObjectInfo, encoded: Encoded) -> None:
         self._write(info, encoded)
@@ -142,12 +119,12 @@ class ObjectWriter(ABC):
 
     def add_encoded(self, info: ObjectInfo, payload: np.ndarray) -> None:
         """Store an object exactly as another store holds it (remote transfer)."""
-        if not self._exists(info.object_id):
+        if not self._known(info.object_id):
             encoded = Encoded(info.codec, info.params, [payload])
-            self._write(
+            self._queued.add(info.object_id)
+            self._write_and_record(
                 replace(info, location="", offset=-1, stored_nbytes=encoded.nbytes), encoded
             )
-            self.written.append(info)
 
     @abstractmethod
     def _exists(self, oid: str) -> bool: ...
@@ -177,9 +154,18 @@ class ObjectWriter(ABC):
 
 
 class TensorStore(ABC):
-    """Content-addressed, immutable storage of tensors."""
+    """Content-addressed, immutable storage of tensors.
+
+    Attributes:
+        codec: the codec new full objects are written with.
+        delta_policy: decides delta encodings for writes that name candidate bases (None:
+            every object is stored full).
+        cache: recently written or read arrays, so a delta's bases are rarely decoded twice.
+    """
 
     codec: Codec
+    delta_policy: DeltaPolicy | None = None
+    cache: ArrayCache
 
     @abstractmethod
     def info(self, oid: str) -> ObjectInfo:
@@ -206,31 +192,101 @@ class TensorStore(ABC):
             return False
         return True
 
+    # --- reads ---
+
     def read(self, oid: str, *, verify: bool = True) -> np.ndarray:
-        """Decode one object into a new, writable, canonical array.
+        """Decode one object (through its delta chain) into a new, writable, canonical array.
 
         Args:
             verify: re-hash the decoded bytes and raise :class:`CorruptObjectError` when they do
                 not match ``oid`` (xxh3 runs at >10 GB/s, so this is cheap).
         """
-        info = self.info(oid)
-        return self._finish(info, *self._fetch(info), verify=verify)
+        return self._read_owned(self.info(oid), verify=verify)
+
+    def read_shared(self, oid: str) -> np.ndarray:
+        """A read-only decoded array that may be shared with the cache (verified)."""
+        cached = self.cache.get(oid)
+        if cached is not None:
+            return cached
+        arr = self._read_owned(self.info(oid), verify=True)
+        arr.flags.writeable = False
+        self.cache.put(oid, arr)
+        return arr
 
     def read_many(self, oids: Sequence[str], *, verify: bool = True) -> Iterator[np.ndarray]:
         """Decode objects in order, fetching the next one's bytes while this one decodes."""
         infos = [self.info(oid) for oid in oids]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-read") as io:
-            ahead = io.submit(self._fetch, infos[0]) if infos else None
+
+            def fetch(info: ObjectInfo) -> tuple[np.ndarray, np.ndarray | None] | None:
+                return None if info.bases else self._fetch(info)  # chains decode on their own
+
+            ahead = io.submit(fetch, infos[0]) if infos else None
             for i, info in enumerate(infos):
                 assert ahead is not None
                 fetched = ahead.result()
-                ahead = io.submit(self._fetch, infos[i + 1]) if i + 1 < len(infos) else None
-                yield self._finish(info, *fetched, verify=verify)
+                ahead = io.submit(fetch, infos[i + 1]) if i + 1 < len(infos) else None
+                if fetched is None:
+                    yield self._read_owned(info, verify=verify)
+                else:
+                    yield self._finish(info, *fetched, (), verify=verify)
+
+    def _read_owned(self, info: ObjectInfo, *, verify: bool) -> np.ndarray:
+        cached = self.cache.get(info.object_id)
+        if cached is not None:
+            owned: np.ndarray = cached.copy()
+            return owned
+        if not info.bases:
+            return self._finish(info, *self._fetch(info), (), verify=verify)
+        return self._read_chain(info, verify=verify)
+
+    def _read_chain(
+        self, target: ObjectInfo, *, verify: bool, use_cache: bool = True
+    ) -> np.ndarray:
+        """Decode a delta and everything it needs, bases first, keeping in memory only the
+        arrays that are still to be used (a linear chain holds ~3 tensors, whatever its depth)."""
+        order: list[ObjectInfo] = []
+        users: Counter[str] = Counter({target.object_id: 1})
+        seen: set[str] = set()
+
+        def visit(info: ObjectInfo, depth_left: int) -> None:
+            if info.object_id in seen:
+                return
+            seen.add(info.object_id)
+            if depth_left < 0:
+                raise CorruptObjectError(
+                    f"object {target.object_id} has a delta chain deeper than its recorded "
+                    f"depth {target.depth}; run repo.fsck()"
+                )
+            if not (use_cache and info.object_id in self.cache):
+                for base in info.bases:
+                    users[base] += 1
+                    visit(self.info(base), depth_left - 1)
+            order.append(info)
+
+        visit(target, target.depth)
+        arrays: dict[str, np.ndarray] = {}
+        for info in order:
+            cached = self.cache.get(info.object_id) if use_cache else None
+            if cached is not None:
+                arrays[info.object_id] = cached
+                continue
+            bases = [arrays[b] for b in info.bases]
+            is_target = info.object_id == target.object_id
+            arrays[info.object_id] = self._finish(
+                info, *self._fetch(info), bases, verify=verify or not is_target
+            )
+            for base in info.bases:
+                users[base] -= 1
+                if users[base] == 0:
+                    del arrays[base]
+        out = arrays[target.object_id]
+        return out if out.flags.writeable else out.copy()
 
     def _fetch(self, info: ObjectInfo) -> tuple[np.ndarray, np.ndarray | None]:
         """Allocate the output and read the stored bytes (straight into it when raw)."""
         out = np.empty(info.shape, dtype=dtype_from_name(info.dtype))
-        if info.codec == RAW.name and info.base_id is None:
+        if info.codec == RAW.name and not info.bases:
             self._read_raw_into(info, byte_view(out))
             return out, None
         return out, self.read_payload(info)
@@ -239,10 +295,16 @@ class TensorStore(ABC):
         out[:] = self.read_payload(info)
 
     def _finish(
-        self, info: ObjectInfo, out: np.ndarray, payload: np.ndarray | None, *, verify: bool
+        self,
+        info: ObjectInfo,
+        out: np.ndarray,
+        payload: np.ndarray | None,
+        bases: Sequence[np.ndarray],
+        *,
+        verify: bool,
     ) -> np.ndarray:
         if payload is not None:
-            get_codec(info.codec).decode(info.params, payload, byte_view(out))
+            get_codec(info.codec).decode(info.params, payload, byte_view(out), bases)
         if verify:
             actual = object_id(out, info.dtype)
             if actual != info.object_id:
@@ -258,58 +320,15 @@ class TensorStore(ABC):
         return info, self.read_payload(info)
 
     def verify(self, oid: str) -> None:
-        """Raise :class:`CorruptObjectError` if the object cannot be read back bit-exactly."""
+        """Raise :class:`CorruptObjectError` if the object cannot be read back bit-exactly
+        (through its whole delta chain, bypassing the cache)."""
         try:
-            self.read(oid, verify=True)
+            info = self.info(oid)
+            if info.bases:
+                self._read_chain(info, verify=True, use_cache=False)
+            else:
+                self._finish(info, *self._fetch(info), (), verify=True)
         except (OSError, ValueError, KeyError) as err:
             if isinstance(err, CorruptObjectError):
                 raise
             raise CorruptObjectError(f"object {oid} cannot be read: {err}") from err
-
-
-class _MemoryWriter(ObjectWriter):
-    def __init__(self, store: MemoryStore, codec: Codec) -> None:
-        super().__init__(codec)
-        self._store = store
-        self._pending: dict[str, tuple[ObjectInfo, np.ndarray]] = {}
-
-    def _exists(self, oid: str) -> bool:
-        return oid in self._pending or oid in self._store
-
-    def _write(self, info: ObjectInfo, encoded: Encoded) -> None:
-        parts = [
-            np.frombuffer(s, np.uint8) if isinstance(s, bytes) else s for s in encoded.segments
-        ]
-        payload = np.concatenate(parts) if parts else np.empty(0, np.uint8)
-        self._pending[info.object_id] = (replace(info, location="memory"), payload)
-
-    def _publish(self) -> None:
-        with self._store._lock:
-            self._store._objects.update(self._pending)
-
-    def _abort(self) -> None:
-        self._pending.clear()
-
-
-class MemoryStore(TensorStore):
-    """A store that lives in a dict (tests, scratch work)."""
-
-    def __init__(self, codec: Codec = SHUFFLE_ZSTD) -> None:
-        self.codec = codec
-        self._objects: dict[str, tuple[ObjectInfo, np.ndarray]] = {}
-        self._lock = threading.Lock()
-
-    def info(self, oid: str) -> ObjectInfo:
-        try:
-            return self._objects[oid][0]
-        except KeyError:
-            raise ObjectNotFoundError(f"object {oid} is not in the store") from None
-
-    def read_payload(self, info: ObjectInfo) -> np.ndarray:
-        return self._objects[info.object_id][1]
-
-    def object_ids(self) -> Iterator[str]:
-        return iter(list(self._objects))
-
-    def writer(self) -> ObjectWriter:
-        return _MemoryWriter(self, self.codec)

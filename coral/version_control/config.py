@@ -28,7 +28,18 @@ REPOSITORY_FORMAT = 1
 # and select our default (byte-shuffle + zstd), because HDF5's gzip runs at ~30 MB/s here.
 COMPRESSION_ALIASES = {"gzip": "zstd", "lzf": "zstd", "szip": "zstd"}
 COMPRESSIONS = ("zstd", "none")
-DELTA_TYPES = ("compressed", "float32_raw", "sparse", "int8_quantized")
+DELTA_TYPES = ("compressed", "previous", "sparse", "float32_raw")
+"""Lossless delta strategies. ``compressed`` (default) and ``sparse`` try the linear prediction
+from two previous versions and the previous version alone, dense or sparse, keeping the
+smallest; ``previous`` and ``float32_raw`` (the reference system's name) use the previous
+version only."""
+
+PREDICTORS_FOR: dict[str, tuple[str, ...]] = {
+    "compressed": ("linear", "previous"),
+    "sparse": ("linear", "previous"),
+    "previous": ("previous",),
+    "float32_raw": ("previous",),
+}
 
 
 def _choice(*allowed: str) -> Callable[[Any], Any]:
@@ -87,6 +98,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "core.max_delta_depth": _count(0, 1000),
     "core.verify_reads": _boolean,
     "core.lock_timeout": _number(0.0, 86400.0),
+    "core.delta_cache_mb": _count(0, 1 << 20),
     "core.repository_format": _count(REPOSITORY_FORMAT, REPOSITORY_FORMAT),
 }
 
@@ -98,6 +110,7 @@ DEFAULTS: dict[str, Any] = {
     "core.max_delta_depth": 10,
     "core.verify_reads": True,
     "core.lock_timeout": 60.0,
+    "core.delta_cache_mb": 1024,
     "core.repository_format": REPOSITORY_FORMAT,
 }
 

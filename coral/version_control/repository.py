@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ import numpy as np
 
 from coral.core.dtypes import canonical_array
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
+from coral.delta import DeltaEncoder
 from coral.errors import (
     InvalidValueError,
     NothingToCommitError,
@@ -32,11 +33,12 @@ from coral.errors import (
 )
 from coral.storage.codecs import RAW, SHUFFLE_ZSTD
 from coral.storage.locking import RepositoryLock
+from coral.storage.objects import WriteRequest
 from coral.storage.pack_store import PackStore
 from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
-from coral.version_control.config import Config
+from coral.version_control.config import PREDICTORS_FOR, Config
 from coral.version_control.diff import diff_commits
 from coral.version_control.fsck import Fsck, FsckReport
 from coral.version_control.graph import VersionGraph
@@ -84,8 +86,7 @@ class Repository:
         self._lock = RepositoryLock(layout.lock_file)
         self.config = Config(layout.config_file, self._lock, tmp)
         self._lock.timeout = float(self.config.get("core.lock_timeout"))
-        codec = SHUFFLE_ZSTD if self.config.get("core.compression") == "zstd" else RAW
-        self.store = PackStore(layout.packs_dir, tmp, codec=codec)
+        self.store = self._open_store()
         self._commits = CommitStore(layout.commits_dir, tmp)
         self._refs = RefStore(layout.coral_dir, tmp, self._lock)
         self._versions = VersionStore(layout.versions_dir, tmp, self._lock)
@@ -93,6 +94,25 @@ class Repository:
         self._resolver = RefResolver(self._refs, self._commits, self._versions)
         self.branch_manager = BranchManager(self._refs, self.resolve_ref, who=self._who)
         self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
+
+    def _open_store(self) -> PackStore:
+        layout, config = self._layout, self.config
+        codec = SHUFFLE_ZSTD if config.get("core.compression") == "zstd" else RAW
+        store = PackStore(
+            layout.packs_dir,
+            layout.tmp_dir,
+            codec=codec,
+            cache_bytes=int(config.get("core.delta_cache_mb")) << 20,
+        )
+        if config.get("core.delta_encoding"):
+            delta_type = config.get("core.delta_type")
+            store.delta_policy = DeltaEncoder(
+                info=store.info,
+                load=store.read_shared,
+                max_depth=int(config.get("core.max_delta_depth")),
+                predictors=PREDICTORS_FOR[delta_type],
+            )
+        return store
 
     # --- where things are ---
 
@@ -168,15 +188,18 @@ class Repository:
             for name, value in weights.items()
         ]
 
-        def canonical_items() -> Iterator[tuple[np.ndarray, str | None]]:
-            for _, (value, _) in prepared:
+        candidates = self._delta_candidates()
+
+        def requests() -> Iterator[WriteRequest]:
+            for name, (value, _) in prepared:
+                bases = candidates(name)
                 if isinstance(value, WeightTensor):
-                    yield value.data, value.content_hash
+                    yield WriteRequest(value.data, value.content_hash, bases)
                 else:  # the writer encodes it now, so no private copy is needed
-                    yield canonical_array(value, copy=False), None
+                    yield WriteRequest(canonical_array(value, copy=False), None, bases)
 
         with self.store.writer() as writer:
-            oids = writer.add_many(canonical_items())
+            oids = writer.add_many(requests())
         staged = {
             name: StagedWeight(oid, metadata)
             for (name, (_, metadata)), oid in zip(prepared, oids, strict=True)
@@ -187,6 +210,16 @@ class Repository:
             removed = set(head.weight_hashes) - staged.keys() if head else set()
         self._staging.stage(staged, removed)
         return {name: sw.object_id for name, sw in staged.items()}
+
+    def _delta_candidates(self) -> Callable[[str], tuple[str, ...]]:
+        """name -> the same weight in HEAD and HEAD's first parent (delta bases to try)."""
+        head = self._head_commit()
+        versions = [head] if head else []
+        if head and head.parent_hashes:
+            versions.append(self._commits.get(head.parent_hashes[0]))
+        return lambda name: tuple(
+            oid for oid in (c.weight_hashes.get(name) for c in versions) if oid is not None
+        )
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""
@@ -276,7 +309,11 @@ class Repository:
                 tags=labels,
             )
             commit = Commit.create(
-                [parent.commit_hash] if parent else [], weight_hashes, metadata, weight_metadata
+                [parent.commit_hash] if parent else [],
+                weight_hashes,
+                metadata,
+                weight_metadata,
+                delta_weights=self._delta_weights(weight_hashes),
             )
             self._commits.put(commit)
             self._advance_head(
@@ -284,6 +321,16 @@ class Repository:
             )
             self._staging.clear_committed(staged)
         return commit
+
+    def _delta_weights(self, weight_hashes: dict[str, str]) -> dict[str, str]:
+        """name -> the objects a weight's stored delta is encoded against (comma-separated),
+        for the weights stored as deltas; ``weight_hashes`` keep the reconstructed IDs."""
+        delta_weights = {}
+        for name, oid in weight_hashes.items():
+            bases = self.store.info(oid).bases
+            if bases:
+                delta_weights[name] = ",".join(bases)
+        return delta_weights
 
     def _snapshot(
         self, parent: Commit | None, staged: StagedChanges

@@ -1,0 +1,97 @@
+"""Exact integer arithmetic on tensors' bit patterns: predictions and residuals.
+
+Every tensor is viewed as unsigned integers of its element width (complex values as pairs of
+64-bit halves), and all arithmetic wraps modulo 2**bits, so encode and decode are exact
+inverses for every dtype and every bit pattern: NaN payloads, -0.0, infinities, subnormals.
+No floating-point operation is ever involved, so results cannot depend on the CPU, the
+compiler or rounding modes.
+
+Measured on all-MiniLM-L6-v2 fine-tuned with AdamW (``benchmarks/bench_delta.py``):
+
+* residual against the previous version: XOR 28.5% of raw, zigzag difference ~27%;
+* against the linear prediction ``2*prev - prev2``: XOR 19-21%, zigzag difference 18-20%.
+
+Zigzag maps the signed difference d to ``(d << 1) ^ (d >> bits-1)``, so small positive and
+negative differences both become small numbers whose high bytes are zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from coral.core.dtypes import byte_view
+
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_INT = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
+
+PREDICTORS = ("previous", "linear")
+"""``previous``: the base itself. ``linear``: ``2*base0 - base1`` (base0 the newer)."""
+
+
+def word_size(dtype: np.dtype[Any]) -> int:
+    """Width in bytes of the integers a dtype is viewed as (complex: its halves)."""
+    return min(dtype.itemsize, 8)
+
+
+def as_words(arr: np.ndarray) -> np.ndarray:
+    """A flat unsigned-integer view of a canonical array's bit patterns (no copy)."""
+    return byte_view(arr).view(_UINT[word_size(arr.dtype)])
+
+
+def _words_of(arr: np.ndarray) -> np.ndarray:
+    return arr if arr.dtype.kind == "u" and arr.ndim == 1 else as_words(arr)
+
+
+def predict(bases: Sequence[np.ndarray], predictor: str) -> np.ndarray:
+    """The prediction, as words, from base arrays or their word views (newest first)."""
+    if predictor == "previous":
+        return _words_of(bases[0])
+    if predictor == "linear":
+        newer, older = _words_of(bases[0]), _words_of(bases[1])
+        prediction: np.ndarray = newer + newer  # wraps: unsigned arithmetic is modular
+        prediction -= older
+        return prediction
+    raise ValueError(f"unknown predictor {predictor!r}")
+
+
+def zigzag_residual(target_words: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """``zigzag(target - prediction)`` as unsigned words (a new array)."""
+    bits = target_words.dtype.itemsize * 8
+    diff = (target_words - prediction).view(_INT[target_words.dtype.itemsize])
+    encoded: np.ndarray = (diff << 1) ^ (diff >> (bits - 1))
+    return encoded.view(target_words.dtype)
+
+
+def apply_zigzag_residual(residual: np.ndarray, prediction: np.ndarray, out: np.ndarray) -> None:
+    """Write ``prediction + unzigzag(residual)`` into ``out`` (words of the same width).
+
+    ``out`` may be ``residual`` itself.
+    """
+    one = residual.dtype.type(1)
+    sign = residual & one
+    np.negative(sign, out=sign)  # 0 or all ones: unsigned negation wraps
+    magnitude = residual >> one
+    np.bitwise_xor(magnitude, sign, out=magnitude)
+    np.add(prediction, magnitude, out=out)
+
+
+def reconstruct(
+    residual: np.ndarray,
+    base_words: Sequence[np.ndarray],
+    predictor: str,
+    out: np.ndarray,
+    block: int = 1 << 18,
+) -> None:
+    """``out = prediction + unzigzag(residual)``, one cache-sized block at a time in parallel
+    (every temporary stays in cache; NumPy releases the GIL)."""
+    from coral.storage.codecs import parallel_map  # the storage layer's shared pool
+
+    def run(start: int) -> None:
+        stop = min(start + block, residual.size)
+        prediction = predict([b[start:stop] for b in base_words], predictor)
+        apply_zigzag_residual(residual[start:stop], prediction, out[start:stop])
+
+    parallel_map(run, range(0, residual.size, block), total_bytes=residual.nbytes)
