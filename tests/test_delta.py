@@ -14,6 +14,7 @@ from coral.core.dtypes import SUPPORTED_DTYPE_NAMES, byte_view, dtype_from_name
 from coral.core.weight_tensor import WeightTensor
 from coral.delta import SPARSE, ZIGZAG, DeltaEncoder
 from coral.delta.residual import as_words, predict, zigzag_residual
+from coral.errors import InvalidValueError
 from coral.storage import MemoryStore, WriteRequest
 from coral.storage.codecs import Encoded
 from coral.version_control import Repository
@@ -292,3 +293,71 @@ def test_delta_weights_name_the_bases_and_weight_hashes_the_content(repo: Reposi
         commits[1].weight_hashes["w"],
         commits[0].weight_hashes["w"],
     ]
+
+
+def test_a_renamed_weight_finds_its_base_through_the_similarity_index(repo: Repository) -> None:
+    versions = _run(np.random.default_rng(8), 2, (300, 300), np.float32)
+    repo.stage_weights({"encoder.layer.0.weight": versions[0]})
+    repo.commit("before the rename")
+    repo.stage_weights({"encoder.block.0.weight": versions[1]}, remove_missing=True)
+    commit = repo.commit("renamed the layer")
+    base = repo.get_commit("HEAD~1").weight_hashes["encoder.layer.0.weight"]
+    assert commit.delta_weights == {"encoder.block.0.weight": base}
+    assert_bit_exact(Repository(repo.path).get_weight("encoder.block.0.weight").data, versions[1])
+
+
+def test_dissimilar_tensors_are_not_used_as_bases(repo: Repository) -> None:
+    rng = np.random.default_rng(9)
+    repo.stage_weights({"a": rng.standard_normal((200, 200)).astype(np.float32)})
+    repo.commit("a")
+    repo.stage_weights({"b": rng.standard_normal((200, 200)).astype(np.float32)})
+    assert repo.commit("b").delta_weights == {}
+
+
+def test_lossy_int8_needs_an_explicit_opt_in(repo: Repository) -> None:
+    versions = _run(np.random.default_rng(10), 2, (100, 100), np.float32)
+    repo.stage_weights({"w": versions[0]})
+    repo.commit("exact")
+    repo.config.set("core.delta_type", "int8_quantized")
+    with pytest.raises(InvalidValueError, match="lossy"):
+        repo.stage_weights({"w": versions[1]})
+    assert repo.status().clean
+
+
+def test_lossy_int8_commits_the_rounded_change_and_says_so(repo: Repository) -> None:
+    versions = _run(np.random.default_rng(11), 2, (100, 100), np.float32)
+    repo.stage_weights({"w": versions[0]})
+    repo.commit("exact")
+    repo.stage_weights({"w": versions[1]}, lossy=True)
+    commit = repo.commit("quantized")
+    assert commit.metadata.extra == {"lossy_weights": ["w"]}
+    back = Repository(repo.path).get_weight("w")
+    assert back.metadata.extra["lossy"] == "int8_quantized"
+    change = versions[1].astype(np.float64) - versions[0].astype(np.float64)
+    step = np.abs(change).max() / 127
+    error = np.abs(back.data.astype(np.float64) - versions[1].astype(np.float64))
+    assert back.data.tobytes() != versions[1].tobytes()
+    assert error.max() <= step / 2 + 1e-7  # rounding to the nearest int8 step, then float32
+    assert back.content_hash == commit.weight_hashes["w"]  # the ID is the reconstruction's
+    repo.config.set("core.allow_lossy", True)
+    repo.config.set("core.delta_type", "int8_quantized")
+    repo.stage_weights({"w": versions[0]})  # configured opt-in: no argument needed
+    assert repo.commit("quantized by config").metadata.extra == {"lossy_weights": ["w"]}
+
+
+def test_repack_cuts_chains_to_the_new_limit_and_reads_stay_bit_exact(repo: Repository) -> None:
+    versions = _run(np.random.default_rng(12), 9, (120, 80), np.float32)
+    for i, version in enumerate(versions):
+        repo.stage_weights({"w": version})
+        repo.commit(f"v{i}")
+    newest = repo.get_commit().weight_hashes["w"]
+    assert repo.store.info(newest).depth == 8
+    result = repo.repack(max_depth=2)
+    assert result.deepest_before == 8 and result.deepest_after == 2
+    # Linear predictions reach two versions back, so keyframes come in pairs: v3, v4, v7, v8.
+    assert result.objects_rewritten == 4
+    fresh = Repository(repo.path)
+    for i, version in enumerate(versions):
+        assert_bit_exact(fresh.get_weight("w", f"HEAD~{8 - i}").data, version)
+    assert fresh.repack(max_depth=2).objects_rewritten == 0
+    assert fresh.fsck().ok

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from coral.core.dtypes import as_buffer
-from coral.delta.residual import _UINT, apply_zigzag_residual, as_words, predict, reconstruct
+from coral.delta.residual import _UINT, apply_zigzag_residual, as_words, reconstruct
 from coral.errors import CorruptObjectError
 from coral.storage import zstd
 from coral.storage.codecs import SHUFFLE_ZSTD, Encoded, get_codec, register_codec
@@ -97,9 +97,8 @@ class SparseDeltaCodec:
         target = _words(out, word)
         if count and int(indices[-1]) >= target.size:
             raise CorruptObjectError("delta-sparse object points outside its tensor")
-        prediction = predict(bases, params["predictor"])
-        target[:] = prediction
-        apply_zigzag_residual(values, prediction[indices], values)
+        reconstruct(None, [as_words(b) for b in bases], params["predictor"], target)
+        apply_zigzag_residual(values, target[indices], values)
         target[indices] = values
 
 

@@ -79,19 +79,23 @@ def apply_zigzag_residual(residual: np.ndarray, prediction: np.ndarray, out: np.
 
 
 def reconstruct(
-    residual: np.ndarray,
+    residual: np.ndarray | None,
     base_words: Sequence[np.ndarray],
     predictor: str,
     out: np.ndarray,
     block: int = 1 << 18,
 ) -> None:
-    """``out = prediction + unzigzag(residual)``, one cache-sized block at a time in parallel
-    (every temporary stays in cache; NumPy releases the GIL)."""
+    """``out = prediction + unzigzag(residual)`` (just the prediction when ``residual`` is
+    None), one cache-sized block at a time in parallel: every temporary stays in cache and
+    NumPy releases the GIL. ``out`` may be ``residual`` itself."""
     from coral.storage.codecs import parallel_map  # the storage layer's shared pool
 
     def run(start: int) -> None:
-        stop = min(start + block, residual.size)
+        stop = min(start + block, out.size)
         prediction = predict([b[start:stop] for b in base_words], predictor)
-        apply_zigzag_residual(residual[start:stop], prediction, out[start:stop])
+        if residual is None:
+            out[start:stop] = prediction
+        else:
+            apply_zigzag_residual(residual[start:stop], prediction, out[start:stop])
 
-    parallel_map(run, range(0, residual.size, block), total_bytes=residual.nbytes)
+    parallel_map(run, range(0, out.size, block), total_bytes=out.nbytes)

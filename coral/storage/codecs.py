@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from coral.core.dtypes import as_buffer, byte_view
+from coral.core.dtypes import FLOAT_DTYPE_NAMES, as_buffer, byte_view, dtype_name
 from coral.core.object_id import ObjectHasher
 from coral.errors import CorruptObjectError
 from coral.storage import zstd
@@ -132,7 +132,8 @@ class ShuffleZstdCodec:
     def encode(self, canonical: np.ndarray, snapshot: ObjectHasher | None = None) -> Encoded:
         itemsize = canonical.dtype.itemsize
         columns = byte_view(canonical).reshape(-1, itemsize)
-        compress_plane = [self._plane_compresses(columns[:, p]) for p in range(itemsize)]
+        rotate = _rotates(canonical.dtype)
+        compress_plane = self._planes_that_compress(columns, rotate)
         if not any(compress_plane):
             return RAW.encode(canonical, snapshot)
         rows = columns.shape[0]
@@ -141,7 +142,7 @@ class ShuffleZstdCodec:
         def run(block: np.ndarray) -> list[tuple[Buffer, bool]]:
             # One transposing copy per block reads the source once (plane by plane would
             # read it itemsize times); each plane of the block becomes one segment.
-            planes = np.ascontiguousarray(block.T)
+            planes = _split_planes(block, rotate)
             out: list[tuple[Buffer, bool]] = []
             for p in range(itemsize):
                 if compress_plane[p]:
@@ -160,7 +161,9 @@ class ShuffleZstdCodec:
             [[_buffer_len(results[b][p][0]), int(results[b][p][1])] for b in range(len(bounds))]
             for p in range(itemsize)
         ]
-        params = {"itemsize": itemsize, "chunk": CHUNK_BYTES, "planes": planes}
+        params: dict[str, Any] = {"itemsize": itemsize, "chunk": CHUNK_BYTES, "planes": planes}
+        if rotate:
+            params["rotate"] = 1
         return Encoded(self.name, params, segments)
 
     def decode(
@@ -177,6 +180,7 @@ class ShuffleZstdCodec:
             raise CorruptObjectError("stored shuffle-zstd object does not match its dtype size")
         columns = out.reshape(-1, itemsize)
         rows = columns.shape[0]
+        rotate = bool(params.get("rotate", 0))
         blocks = [(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
         # where[p][b] = (payload begin, payload end, zstd?) of plane p's chunk in block b
         where: list[list[tuple[int, int, bool]]] = []
@@ -200,23 +204,58 @@ class ShuffleZstdCodec:
                     segment = np.frombuffer(raw, dtype=np.uint8)
                 _check_size(segment.size, stop - start, self.name)
                 columns[start:stop, p] = segment
+            if rotate:
+                _unrotate(columns[start:stop])
 
         parallel_map(run, range(len(blocks)), total_bytes=out.size)
 
     @staticmethod
-    def _plane_compresses(plane: np.ndarray) -> bool:
-        n = plane.shape[0]
-        if n == 0:
-            return False
-        if n <= _SAMPLE_WINDOWS * _SAMPLE_BYTES:
-            sample = np.ascontiguousarray(plane)
+    def _planes_that_compress(columns: np.ndarray, rotate: bool) -> list[bool]:
+        """Which byte planes shrink, judged on a sample of rows (all of them when small)."""
+        rows = columns.shape[0]
+        if rows == 0:
+            return [False] * columns.shape[1]
+        if rows <= _SAMPLE_WINDOWS * _SAMPLE_BYTES:
+            sample = columns
         else:
-            step = n // _SAMPLE_WINDOWS
+            step = rows // _SAMPLE_WINDOWS
             sample = np.concatenate(
-                [plane[i * step : i * step + _SAMPLE_BYTES] for i in range(_SAMPLE_WINDOWS)]
+                [columns[i * step : i * step + _SAMPLE_BYTES] for i in range(_SAMPLE_WINDOWS)]
             )
-        frame = zstd.compress(as_buffer(sample))
-        return len(frame) < _INCOMPRESSIBLE_RATIO * sample.size
+        planes = _split_planes(sample, rotate)
+        return [
+            len(zstd.compress(as_buffer(plane))) < _INCOMPRESSIBLE_RATIO * plane.size
+            for plane in planes
+        ]
+
+
+_WORD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _rotates(dtype: np.dtype[Any]) -> bool:
+    """Floats are rotated left by one bit before the split: the sign moves to the lowest byte,
+    so one byte plane holds the exponent alone (or nearly: 5 bits of it for float16), which
+    then compresses to its entropy (measured: -0.5 points of raw for float32 and bfloat16)."""
+    return dtype.itemsize in _WORD and dtype_name(dtype) in FLOAT_DTYPE_NAMES
+
+
+def _split_planes(rows: np.ndarray, rotate: bool) -> np.ndarray:
+    """(itemsize, n) byte planes of a (n, itemsize) block of contiguous rows."""
+    if rotate:
+        word = _WORD[rows.shape[1]]
+        bits = word(rows.shape[1] * 8 - 1)
+        words = np.ascontiguousarray(rows).reshape(-1).view(word)
+        rows = ((words << word(1)) | (words >> bits)).view(np.uint8).reshape(rows.shape)
+    return np.ascontiguousarray(rows.T)
+
+
+def _unrotate(rows: np.ndarray) -> None:
+    """Undo :func:`_split_planes`'s rotation in place on a (n, itemsize) block of rows."""
+    word = _WORD[rows.shape[1]]
+    words = rows.reshape(-1).view(word)
+    high = words << word(rows.shape[1] * 8 - 1)
+    words >>= word(1)
+    words |= high
 
 
 RAW = RawCodec()

@@ -36,7 +36,10 @@ class _MemoryWriter(ObjectWriter):
 
     def _publish(self) -> None:
         with self._memory._lock:
-            self._memory._objects.update(self._pending)
+            for oid, (info, payload) in self._pending.items():
+                known = self._memory._objects.get(oid)
+                if known is None or info.depth < known[0].depth:  # as PackStore: shortest chain
+                    self._memory._objects[oid] = (info, payload)
 
     def _abort(self) -> None:
         self._pending.clear()

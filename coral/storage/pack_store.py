@@ -118,7 +118,7 @@ class PackStore(TensorStore):
             with contextlib.suppress(OSError):
                 atomic_write_json(_index_path(pack_path), _sidecar(entries), tmp_dir=self.tmp_dir)
         for info in entries:
-            self._index.setdefault(info.object_id, info)
+            self._remember(info)
         self._loaded.add(name)
 
     @staticmethod
@@ -146,6 +146,13 @@ class PackStore(TensorStore):
                     "incomplete (run repo.fsck())"
                 )
         return info
+
+    def _remember(self, info: ObjectInfo) -> None:
+        # An object may be stored more than once (two writers, or a repack that rewrote a
+        # deep delta in full): reads use the copy with the shortest chain.
+        known = self._index.get(info.object_id)
+        if known is None or info.depth < known.depth:
+            self._index[info.object_id] = info
 
     def _indexed(self, oid: str) -> bool:
         return oid in self._index
@@ -238,7 +245,7 @@ class PackStore(TensorStore):
     def _published(self, pack_name: str, infos: list[ObjectInfo]) -> None:
         with self._lock:
             for info in infos:
-                self._index.setdefault(info.object_id, info)
+                self._remember(info)
             self._loaded.add(pack_name)
 
 

@@ -11,7 +11,7 @@ reconstruct delta chains transparently, bit-exact, and verify the result against
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -27,6 +27,9 @@ from coral.storage.codecs import RAW, Codec, Encoded, get_codec
 from coral.storage.objects import DeltaPolicy, Encoding, ObjectInfo, WriteRequest
 
 __all__ = ["ObjectInfo", "ObjectWriter", "TensorStore", "WriteRequest"]
+
+_READ_AHEAD = 2
+"""Objects decoded ahead of the one being returned by read_many."""
 
 
 class ObjectWriter(ABC):
@@ -101,6 +104,25 @@ class ObjectWriter(ABC):
             depth=encoding.depth,
         )
         return oid, info, encoding.encoded
+
+    def rewrite_full(self, oid: str, canonical: np.ndarray) -> None:
+        """Store an existing object again, as a full object (repack: cuts a delta chain).
+
+        ``canonical`` must be that object's exact content; it is verified."""
+        actual = object_id(canonical, dtype_name(canonical.dtype))
+        if actual != oid:
+            raise CorruptObjectError(f"rewrite of {oid} was given the content of {actual}")
+        encoded = self.store.codec.encode(canonical)
+        info = ObjectInfo(
+            object_id=oid,
+            dtype=dtype_name(canonical.dtype),
+            shape=tuple(canonical.shape),
+            codec=encoded.codec,
+            params=encoded.params,
+            raw_nbytes=int(canonical.nbytes),
+            stored_nbytes=encoded.nbytes,
+        )
+        self._write_and_record(info, encoded)
 
     def _encode(
         self, canonical: np.ndarray, candidates: tuple[str, ...], snapshot: ObjectHasher | None
@@ -214,22 +236,18 @@ class TensorStore(ABC):
         return arr
 
     def read_many(self, oids: Sequence[str], *, verify: bool = True) -> Iterator[np.ndarray]:
-        """Decode objects in order, fetching the next one's bytes while this one decodes."""
+        """Decode objects in order, a few at a time: while one decodes (itself on every core),
+        the next ones are read and decoded too, which keeps the cores busy on small tensors
+        and on delta chains."""
         infos = [self.info(oid) for oid in oids]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-read") as io:
-
-            def fetch(info: ObjectInfo) -> tuple[np.ndarray, np.ndarray | None] | None:
-                return None if info.bases else self._fetch(info)  # chains decode on their own
-
-            ahead = io.submit(fetch, infos[0]) if infos else None
-            for i, info in enumerate(infos):
-                assert ahead is not None
-                fetched = ahead.result()
-                ahead = io.submit(fetch, infos[i + 1]) if i + 1 < len(infos) else None
-                if fetched is None:
-                    yield self._read_owned(info, verify=verify)
-                else:
-                    yield self._finish(info, *fetched, (), verify=verify)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coral-read") as pool:
+            pending: deque[Future[np.ndarray]] = deque()
+            for info in infos:
+                pending.append(pool.submit(self._read_owned, info, verify=verify))
+                if len(pending) > _READ_AHEAD:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def _read_owned(self, info: ObjectInfo, *, verify: bool) -> np.ndarray:
         cached = self.cache.get(info.object_id)

@@ -28,17 +28,19 @@ REPOSITORY_FORMAT = 1
 # and select our default (byte-shuffle + zstd), because HDF5's gzip runs at ~30 MB/s here.
 COMPRESSION_ALIASES = {"gzip": "zstd", "lzf": "zstd", "szip": "zstd"}
 COMPRESSIONS = ("zstd", "none")
-DELTA_TYPES = ("compressed", "previous", "sparse", "float32_raw")
+DELTA_TYPES = ("compressed", "previous", "sparse", "float32_raw", "int8_quantized")
 """Lossless delta strategies. ``compressed`` (default) and ``sparse`` try the linear prediction
 from two previous versions and the previous version alone, dense or sparse, keeping the
 smallest; ``previous`` and ``float32_raw`` (the reference system's name) use the previous
-version only."""
+version only. ``int8_quantized`` is lossy and needs an explicit opt-in (``lossy=True`` or
+``core.allow_lossy``)."""
 
 PREDICTORS_FOR: dict[str, tuple[str, ...]] = {
     "compressed": ("linear", "previous"),
     "sparse": ("linear", "previous"),
     "previous": ("previous",),
     "float32_raw": ("previous",),
+    "int8_quantized": ("previous",),
 }
 
 
@@ -99,6 +101,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "core.verify_reads": _boolean,
     "core.lock_timeout": _number(0.0, 86400.0),
     "core.delta_cache_mb": _count(0, 1 << 20),
+    "core.allow_lossy": _boolean,
     "core.repository_format": _count(REPOSITORY_FORMAT, REPOSITORY_FORMAT),
 }
 
@@ -111,6 +114,7 @@ DEFAULTS: dict[str, Any] = {
     "core.verify_reads": True,
     "core.lock_timeout": 60.0,
     "core.delta_cache_mb": 1024,
+    "core.allow_lossy": False,
     "core.repository_format": REPOSITORY_FORMAT,
 }
 

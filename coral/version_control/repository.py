@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,9 @@ import numpy as np
 from coral.core.dtypes import canonical_array
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
 from coral.delta import DeltaEncoder
+from coral.delta.lossy import LOSSY_KIND, quantize_int8
+from coral.delta.repack import RepackResult, repack
+from coral.delta.similarity import SimilarityIndex
 from coral.errors import (
     InvalidValueError,
     NothingToCommitError,
@@ -87,6 +91,7 @@ class Repository:
         self.config = Config(layout.config_file, self._lock, tmp)
         self._lock.timeout = float(self.config.get("core.lock_timeout"))
         self.store = self._open_store()
+        self._similarity = SimilarityIndex(layout.coral_dir / "objects" / "similarity.jsonl")
         self._commits = CommitStore(layout.commits_dir, tmp)
         self._refs = RefStore(layout.coral_dir, tmp, self._lock)
         self._versions = VersionStore(layout.versions_dir, tmp, self._lock)
@@ -160,6 +165,7 @@ class Repository:
         weights: Mapping[str, WeightTensor | np.ndarray | Any],
         *,
         remove_missing: bool = False,
+        lossy: bool | None = None,
     ) -> dict[str, str]:
         """Store weights and stage them for the next commit.
 
@@ -171,6 +177,11 @@ class Repository:
                 the name recorded (a ``WeightTensor`` with another ``metadata.name`` is renamed).
             remove_missing: also stage the removal of every weight in HEAD that ``weights``
                 does not name, so the next commit holds exactly ``weights``.
+            lossy: ``True`` stores each float weight's change since HEAD rounded to int8 steps
+                (``int8_quantized``): much smaller, but the committed weight is the rounded
+                one and its metadata says so. Default: lossless, unless the repository is
+                configured with ``core.delta_type = "int8_quantized"`` and
+                ``core.allow_lossy = true``.
 
         Returns:
             ``{name: object_id}`` for every weight given.
@@ -178,6 +189,8 @@ class Repository:
         Raises:
             WeightTypeError / InvalidWeightError: before anything is written, for the first
                 entry that is not a storable array.
+            InvalidValueError: ``core.delta_type`` is ``int8_quantized`` but lossy storage
+                was not allowed.
         """
         if not isinstance(weights, Mapping):
             raise WeightTypeError(
@@ -187,22 +200,19 @@ class Repository:
             (check_weight_name(name), prepare_weight(name, value))
             for name, value in weights.items()
         ]
-
+        quantize = self._lossy_requested(lossy)
         candidates = self._delta_candidates()
-
-        def requests() -> Iterator[WriteRequest]:
-            for name, (value, _) in prepared:
-                bases = candidates(name)
-                if isinstance(value, WeightTensor):
-                    yield WriteRequest(value.data, value.content_hash, bases)
-                else:  # the writer encodes it now, so no private copy is needed
-                    yield WriteRequest(canonical_array(value, copy=False), None, bases)
-
+        entries = [
+            self._staging_entry(name, value, metadata, candidates, quantize)
+            for name, (value, metadata) in prepared
+        ]
         with self.store.writer() as writer:
-            oids = writer.add_many(requests())
+            oids = writer.add_many(request for _, request, _ in entries)
+        for oid, (_, request, _) in zip(oids, entries, strict=True):
+            self._similarity.add(oid, request.array)
         staged = {
             name: StagedWeight(oid, metadata)
-            for (name, (_, metadata)), oid in zip(prepared, oids, strict=True)
+            for (name, _, metadata), oid in zip(entries, oids, strict=True)
         }
         removed: set[str] = set()
         if remove_missing:
@@ -211,15 +221,63 @@ class Repository:
         self._staging.stage(staged, removed)
         return {name: sw.object_id for name, sw in staged.items()}
 
-    def _delta_candidates(self) -> Callable[[str], tuple[str, ...]]:
-        """name -> the same weight in HEAD and HEAD's first parent (delta bases to try)."""
+    def _lossy_requested(self, lossy: bool | None) -> bool:
+        if lossy is not None:
+            if not isinstance(lossy, bool):
+                raise InvalidValueError(f"lossy must be True or False, got {lossy!r}")
+            return lossy
+        if self.config.get("core.delta_type") != LOSSY_KIND:
+            return False
+        if not self.config.get("core.allow_lossy"):
+            raise InvalidValueError(
+                "core.delta_type is 'int8_quantized', which is lossy: weights would not read "
+                "back bit-exact. Pass lossy=True to stage_weights, or set core.allow_lossy to "
+                "true, to accept that (or choose a lossless core.delta_type)"
+            )
+        return True
+
+    def _staging_entry(
+        self,
+        name: str,
+        value: WeightTensor | np.ndarray,
+        metadata: WeightMetadata,
+        candidates: Callable[[str, np.ndarray], tuple[str, ...]],
+        quantize: bool,
+    ) -> tuple[str, WriteRequest, WeightMetadata]:
+        """What to write for one staged weight (no copy of plain arrays: the writer encodes
+        them at once, from private block copies)."""
+        if isinstance(value, WeightTensor):
+            array, known = value.data, value.content_hash
+        else:
+            array, known = canonical_array(value, copy=False), None
+        bases = candidates(name, array)
+        if quantize and bases:
+            reconstruction = quantize_int8(array, self.store.read_shared(bases[0]))
+            if reconstruction is not None:
+                reconstruction.flags.writeable = False
+                array, known = reconstruction, None
+                metadata = replace(metadata, extra={**metadata.extra, "lossy": LOSSY_KIND})
+        return name, WriteRequest(array, known, bases), metadata
+
+    def _delta_candidates(self) -> Callable[[str, np.ndarray], tuple[str, ...]]:
+        """(name, array) -> delta bases to try: the same weight in HEAD and in HEAD's first
+        parent, else the most similar stored tensor of the same dtype and shape."""
         head = self._head_commit()
         versions = [head] if head else []
         if head and head.parent_hashes:
             versions.append(self._commits.get(head.parent_hashes[0]))
-        return lambda name: tuple(
-            oid for oid in (c.weight_hashes.get(name) for c in versions) if oid is not None
-        )
+        threshold = float(self.config.get("core.similarity_threshold"))
+
+        def candidates(name: str, array: np.ndarray) -> tuple[str, ...]:
+            by_name = tuple(
+                oid for oid in (c.weight_hashes.get(name) for c in versions) if oid is not None
+            )
+            if by_name or self.store.delta_policy is None:
+                return by_name
+            similar = self._similarity.most_similar(array, threshold)
+            return (similar,) if similar is not None else ()
+
+        return candidates
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""
@@ -302,11 +360,13 @@ class Repository:
                     f"nothing to commit: the staged weights are identical to HEAD "
                     f"({parent.short_hash}); pass allow_empty=True to commit anyway"
                 )
+            lossy_weights = sorted(n for n, m in weight_metadata.items() if "lossy" in m.extra)
             metadata = CommitMetadata(
                 author=author or default_name,
                 email=email or default_email,
                 message=message,
                 tags=labels,
+                extra={"lossy_weights": lossy_weights} if lossy_weights else {},
             )
             commit = Commit.create(
                 [parent.commit_hash] if parent else [],
@@ -554,6 +614,22 @@ class Repository:
         }
 
     # --- maintenance ---
+
+    def repack(self, max_depth: int | None = None) -> RepackResult:
+        """Rewrite in full the stored weights whose delta chains are deeper than ``max_depth``
+        (default ``core.max_delta_depth``), so every read decodes a bounded number of objects.
+
+        Returns how many objects were checked and rewritten, and the chain depths before and
+        after. Superseded copies stay on disk until garbage collection.
+        """
+        limit = int(self.config.get("core.max_delta_depth")) if max_depth is None else max_depth
+        if isinstance(limit, bool) or limit < 0:
+            raise InvalidValueError(f"max_depth must be a non-negative int, got {max_depth!r}")
+        needed = {
+            oid for c in self.version_graph.commits().values() for oid in c.weight_hashes.values()
+        }
+        needed |= {w.object_id for w in self._staging.read().weights.values()}
+        return repack(self.store, sorted(needed), limit)
 
     def fsck(self, *, verify_objects: bool = True) -> FsckReport:
         """Check everything: re-hash every object, follow every commit, ref, tag and staged entry.
