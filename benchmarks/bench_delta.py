@@ -13,6 +13,9 @@ Scenarios: lr 1e-5 and 1e-4 (float32), a bfloat16 copy of the lr 1e-5 run, and a
 byte for byte. Targets (issue #3): lr 1e-5 <= 25% of raw per step after the first, bfloat16
 first snapshot <= 66%, frozen tensors add ~0 bytes.
 
+A last section sweeps ``core.max_delta_depth`` on a longer lr 1e-5 run: storage per step
+against the time to read the newest commit (which decodes its whole chain).
+
 Usage: HF_HUB_OFFLINE=1 python benchmarks/bench_delta.py [--steps 10] [--dir /tmp]
 """
 
@@ -166,11 +169,16 @@ def baseline_sizes(snaps: list[Snapshot], scratch: Path, result: Result) -> None
     result.per_step.update(sizes)
 
 
-def coral_run(snaps: list[Snapshot], scratch: Path, result: Result) -> None:
+def coral_run(
+    snaps: list[Snapshot], scratch: Path, result: Result, max_depth: int | None = None
+) -> None:
     from safetensors.numpy import load_file
 
     root = scratch / "coral"
     repo = Repository(root, init=True)
+    if max_depth is not None:
+        repo.config.set("core.max_delta_depth", max_depth)
+        repo = Repository(root)
     packs = root / ".coral" / "objects" / "packs"
 
     def stored() -> int:
@@ -225,13 +233,36 @@ def report(name: str, snaps: list[Snapshot], result: Result) -> dict[str, float]
     return summary
 
 
+def depth_sweep(snaps: list[Snapshot], depths: list[int], scratch_dir: Path | None) -> None:
+    """Storage per step and time to read the newest commit, by ``core.max_delta_depth``."""
+    raw = _raw(snaps[0])
+    print(f"\nmax_delta_depth sweep, lr 1e-5, {len(snaps) - 1} steps:")
+    print(f"  {'depth':>5s} {'per step after the first':>25s} {'read newest':>12s}")
+    for depth in depths:
+        scratch = Path(tempfile.mkdtemp(prefix="coral-depth-", dir=scratch_dir))
+        try:
+            result = Result()
+            baseline_sizes(snaps[-1:], scratch, Result())  # the safetensors file to compare
+            shutil.copy(
+                scratch / "step0.safetensors", scratch / f"step{len(snaps) - 1}.safetensors"
+            )
+            coral_run(snaps, scratch, result, max_depth=depth)
+            later = statistics.mean(result.per_step["coral"][1:]) / raw
+            print(f"  {depth:5d} {later:25.1%} {result.read_newest:11.2f}s")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--sweep-steps", type=int, default=24)
+    parser.add_argument("--depths", default="4,8,12,24", help="max_delta_depth values to sweep")
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
 
-    runs = {"lr 1e-5, float32": train_run(1e-5, args.steps)}
+    long_run = train_run(1e-5, max(args.steps, args.sweep_steps))
+    runs = {"lr 1e-5, float32": long_run[: args.steps + 1]}
     runs["lr 1e-4, float32"] = train_run(1e-4, args.steps)
     runs["lr 1e-5, bfloat16 copy"] = as_bfloat16(runs["lr 1e-5, float32"])
     runs["lr 1e-5, 10% of tensors trainable"] = frozen_layers(runs["lr 1e-5, float32"])
@@ -254,6 +285,7 @@ def main() -> None:
     print(f"  bfloat16 first snapshot: {bf16:.1%} (target <= 66%)")
     frozen = summaries["lr 1e-5, 10% of tensors trainable"]["coral"]
     print(f"  frozen-layer run per step: {frozen:.1%} (only the trainable 10% is stored)")
+    depth_sweep(long_run, [int(d) for d in args.depths.split(",")], args.dir)
 
 
 if __name__ == "__main__":

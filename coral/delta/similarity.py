@@ -36,7 +36,8 @@ def signature(arr: np.ndarray) -> int | None:
     flat = arr.reshape(-1)
     positions = np.linspace(0, flat.size - 1, num=min(_SAMPLE, flat.size)).astype(np.int64)
     sample = np.zeros(_SAMPLE)
-    values = flat[positions].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf patterns: zeroed below
+        values = flat[positions].astype(np.float64)
     sample[: values.size] = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     largest = np.abs(sample).max()
     if largest == 0:

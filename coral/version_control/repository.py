@@ -12,18 +12,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from coral.core.dtypes import canonical_array
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
-from coral.delta import DeltaEncoder
-from coral.delta.lossy import LOSSY_KIND, quantize_int8
 from coral.delta.repack import RepackResult, repack
 from coral.delta.similarity import SimilarityIndex
 from coral.errors import (
@@ -35,14 +31,11 @@ from coral.errors import (
     WeightNotFoundError,
     WeightTypeError,
 )
-from coral.storage.codecs import RAW, SHUFFLE_ZSTD
 from coral.storage.locking import RepositoryLock
-from coral.storage.objects import WriteRequest
-from coral.storage.pack_store import PackStore
 from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
-from coral.version_control.config import PREDICTORS_FOR, Config
+from coral.version_control.config import Config
 from coral.version_control.diff import diff_commits
 from coral.version_control.fsck import Fsck, FsckReport
 from coral.version_control.graph import VersionGraph
@@ -53,6 +46,7 @@ from coral.version_control.refs import Head, RefStore
 from coral.version_control.resolve import RefResolver
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
 from coral.version_control.status import Status, compute_status
+from coral.version_control.store_setup import open_store
 from coral.version_control.version import Version, VersionStore
 from coral.version_control.weight_input import (
     check_weight_name,
@@ -60,6 +54,7 @@ from coral.version_control.weight_input import (
     name_set,
     prepare_weight,
 )
+from coral.version_control.write_plan import WritePlanner
 
 
 class Repository:
@@ -90,7 +85,7 @@ class Repository:
         self._lock = RepositoryLock(layout.lock_file)
         self.config = Config(layout.config_file, self._lock, tmp)
         self._lock.timeout = float(self.config.get("core.lock_timeout"))
-        self.store = self._open_store()
+        self.store = open_store(layout, self.config)
         self._similarity = SimilarityIndex(layout.coral_dir / "objects" / "similarity.jsonl")
         self._commits = CommitStore(layout.commits_dir, tmp)
         self._refs = RefStore(layout.coral_dir, tmp, self._lock)
@@ -99,25 +94,6 @@ class Repository:
         self._resolver = RefResolver(self._refs, self._commits, self._versions)
         self.branch_manager = BranchManager(self._refs, self.resolve_ref, who=self._who)
         self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
-
-    def _open_store(self) -> PackStore:
-        layout, config = self._layout, self.config
-        codec = SHUFFLE_ZSTD if config.get("core.compression") == "zstd" else RAW
-        store = PackStore(
-            layout.packs_dir,
-            layout.tmp_dir,
-            codec=codec,
-            cache_bytes=int(config.get("core.delta_cache_mb")) << 20,
-        )
-        if config.get("core.delta_encoding"):
-            delta_type = config.get("core.delta_type")
-            store.delta_policy = DeltaEncoder(
-                info=store.info,
-                load=store.read_shared,
-                max_depth=int(config.get("core.max_delta_depth")),
-                predictors=PREDICTORS_FOR[delta_type],
-            )
-        return store
 
     # --- where things are ---
 
@@ -200,12 +176,15 @@ class Repository:
             (check_weight_name(name), prepare_weight(name, value))
             for name, value in weights.items()
         ]
-        quantize = self._lossy_requested(lossy)
-        candidates = self._delta_candidates()
-        entries = [
-            self._staging_entry(name, value, metadata, candidates, quantize)
-            for name, (value, metadata) in prepared
-        ]
+        planner = WritePlanner(
+            self.config,
+            self.store,
+            self._similarity,
+            self._head_commit(),
+            self._commits,
+            lossy,
+        )
+        entries = [planner.plan(name, value, metadata) for name, (value, metadata) in prepared]
         with self.store.writer() as writer:
             oids = writer.add_many(request for _, request, _ in entries)
         for oid, (_, request, _) in zip(oids, entries, strict=True):
@@ -220,64 +199,6 @@ class Repository:
             removed = set(head.weight_hashes) - staged.keys() if head else set()
         self._staging.stage(staged, removed)
         return {name: sw.object_id for name, sw in staged.items()}
-
-    def _lossy_requested(self, lossy: bool | None) -> bool:
-        if lossy is not None:
-            if not isinstance(lossy, bool):
-                raise InvalidValueError(f"lossy must be True or False, got {lossy!r}")
-            return lossy
-        if self.config.get("core.delta_type") != LOSSY_KIND:
-            return False
-        if not self.config.get("core.allow_lossy"):
-            raise InvalidValueError(
-                "core.delta_type is 'int8_quantized', which is lossy: weights would not read "
-                "back bit-exact. Pass lossy=True to stage_weights, or set core.allow_lossy to "
-                "true, to accept that (or choose a lossless core.delta_type)"
-            )
-        return True
-
-    def _staging_entry(
-        self,
-        name: str,
-        value: WeightTensor | np.ndarray,
-        metadata: WeightMetadata,
-        candidates: Callable[[str, np.ndarray], tuple[str, ...]],
-        quantize: bool,
-    ) -> tuple[str, WriteRequest, WeightMetadata]:
-        """What to write for one staged weight (no copy of plain arrays: the writer encodes
-        them at once, from private block copies)."""
-        if isinstance(value, WeightTensor):
-            array, known = value.data, value.content_hash
-        else:
-            array, known = canonical_array(value, copy=False), None
-        bases = candidates(name, array)
-        if quantize and bases:
-            reconstruction = quantize_int8(array, self.store.read_shared(bases[0]))
-            if reconstruction is not None:
-                reconstruction.flags.writeable = False
-                array, known = reconstruction, None
-                metadata = replace(metadata, extra={**metadata.extra, "lossy": LOSSY_KIND})
-        return name, WriteRequest(array, known, bases), metadata
-
-    def _delta_candidates(self) -> Callable[[str, np.ndarray], tuple[str, ...]]:
-        """(name, array) -> delta bases to try: the same weight in HEAD and in HEAD's first
-        parent, else the most similar stored tensor of the same dtype and shape."""
-        head = self._head_commit()
-        versions = [head] if head else []
-        if head and head.parent_hashes:
-            versions.append(self._commits.get(head.parent_hashes[0]))
-        threshold = float(self.config.get("core.similarity_threshold"))
-
-        def candidates(name: str, array: np.ndarray) -> tuple[str, ...]:
-            by_name = tuple(
-                oid for oid in (c.weight_hashes.get(name) for c in versions) if oid is not None
-            )
-            if by_name or self.store.delta_policy is None:
-                return by_name
-            similar = self._similarity.most_similar(array, threshold)
-            return (similar,) if similar is not None else ()
-
-        return candidates
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""

@@ -1,0 +1,29 @@
+"""Building the object store a repository's configuration asks for."""
+
+from __future__ import annotations
+
+from coral.delta import DeltaEncoder
+from coral.storage.codecs import RAW, SHUFFLE_ZSTD
+from coral.storage.pack_store import PackStore
+from coral.version_control.config import PREDICTORS_FOR, Config
+from coral.version_control.layout import RepoLayout
+
+
+def open_store(layout: RepoLayout, config: Config) -> PackStore:
+    """The repository's object store, configured from ``config.json``."""
+    codec = SHUFFLE_ZSTD if config.get("core.compression") == "zstd" else RAW
+    store = PackStore(
+        layout.packs_dir,
+        layout.tmp_dir,
+        codec=codec,
+        cache_bytes=int(config.get("core.delta_cache_mb")) << 20,
+    )
+    if config.get("core.delta_encoding"):
+        delta_type = config.get("core.delta_type")
+        store.delta_policy = DeltaEncoder(
+            info=store.info,
+            load=store.read_shared,
+            max_depth=int(config.get("core.max_delta_depth")),
+            predictors=PREDICTORS_FOR[delta_type],
+        )
+    return store
