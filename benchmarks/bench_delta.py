@@ -257,7 +257,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--sweep-steps", type=int, default=24)
-    parser.add_argument("--depths", default="4,8,12,24", help="max_delta_depth values to sweep")
+    parser.add_argument(
+        "--depths", default="4,8,12,24", help="max_delta_depth values to sweep ('' skips)"
+    )
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
 
@@ -285,7 +287,8 @@ def main() -> None:
     print(f"  bfloat16 first snapshot: {bf16:.1%} (target <= 66%)")
     frozen = summaries["lr 1e-5, 10% of tensors trainable"]["coral"]
     print(f"  frozen-layer run per step: {frozen:.1%} (only the trainable 10% is stored)")
-    depth_sweep(long_run, [int(d) for d in args.depths.split(",")], args.dir)
+    if args.depths:
+        depth_sweep(long_run, [int(d) for d in args.depths.split(",")], args.dir)
 
 
 if __name__ == "__main__":

@@ -132,8 +132,8 @@ class ShuffleZstdCodec:
     def encode(self, canonical: np.ndarray, snapshot: ObjectHasher | None = None) -> Encoded:
         itemsize = canonical.dtype.itemsize
         columns = byte_view(canonical).reshape(-1, itemsize)
-        rotate = _rotates(canonical.dtype)
-        compress_plane = self._planes_that_compress(columns, rotate)
+        swap = _swaps_sign(canonical.dtype)
+        compress_plane = self._planes_that_compress(columns, swap)
         if not any(compress_plane):
             return RAW.encode(canonical, snapshot)
         rows = columns.shape[0]
@@ -142,7 +142,7 @@ class ShuffleZstdCodec:
         def run(block: np.ndarray) -> list[tuple[Buffer, bool]]:
             # One transposing copy per block reads the source once (plane by plane would
             # read it itemsize times); each plane of the block becomes one segment.
-            planes = _split_planes(block, rotate)
+            planes = _split_planes(block, swap)
             out: list[tuple[Buffer, bool]] = []
             for p in range(itemsize):
                 if compress_plane[p]:
@@ -162,8 +162,8 @@ class ShuffleZstdCodec:
             for p in range(itemsize)
         ]
         params: dict[str, Any] = {"itemsize": itemsize, "chunk": CHUNK_BYTES, "planes": planes}
-        if rotate:
-            params["rotate"] = 1
+        if swap:
+            params["sign_swap"] = 1
         return Encoded(self.name, params, segments)
 
     def decode(
@@ -180,7 +180,7 @@ class ShuffleZstdCodec:
             raise CorruptObjectError("stored shuffle-zstd object does not match its dtype size")
         columns = out.reshape(-1, itemsize)
         rows = columns.shape[0]
-        rotate = bool(params.get("rotate", 0))
+        swap = bool(params.get("sign_swap", 0))
         blocks = [(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
         # where[p][b] = (payload begin, payload end, zstd?) of plane p's chunk in block b
         where: list[list[tuple[int, int, bool]]] = []
@@ -196,21 +196,24 @@ class ShuffleZstdCodec:
 
         def run(b: int) -> None:
             start, stop = blocks[b]
-            for p in range(itemsize):  # plane by plane: long inner loops; the block is in cache
+            planes = []
+            for p in range(itemsize):
                 begin, end, compressed = where[p][b]
                 segment = payload[begin:end]
                 if compressed:
                     raw = zstd.decompress(as_buffer(segment), stop - start)
                     segment = np.frombuffer(raw, dtype=np.uint8)
                 _check_size(segment.size, stop - start, self.name)
-                columns[start:stop, p] = segment
-            if rotate:
-                _unrotate(columns[start:stop])
+                planes.append(segment)
+            if swap:
+                planes[-2], planes[-1] = _unswap_sign(planes[-2], planes[-1])
+            for p, plane in enumerate(planes):  # plane by plane: long inner loops, in cache
+                columns[start:stop, p] = plane
 
         parallel_map(run, range(len(blocks)), total_bytes=out.size)
 
     @staticmethod
-    def _planes_that_compress(columns: np.ndarray, rotate: bool) -> list[bool]:
+    def _planes_that_compress(columns: np.ndarray, swap: bool) -> list[bool]:
         """Which byte planes shrink, judged on a sample of rows (all of them when small)."""
         rows = columns.shape[0]
         if rows == 0:
@@ -222,40 +225,39 @@ class ShuffleZstdCodec:
             sample = np.concatenate(
                 [columns[i * step : i * step + _SAMPLE_BYTES] for i in range(_SAMPLE_WINDOWS)]
             )
-        planes = _split_planes(sample, rotate)
+        planes = _split_planes(sample, swap)
         return [
             len(zstd.compress(as_buffer(plane))) < _INCOMPRESSIBLE_RATIO * plane.size
             for plane in planes
         ]
 
 
-_WORD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+def _swaps_sign(dtype: np.dtype[Any]) -> bool:
+    """For 16-bit floats, the sign bit and the lowest exponent bit trade places before
+    compression, so bfloat16's top byte plane holds its 8 exponent bits and no sign, and
+    compresses to its entropy (measured: 67.1% -> 66.6% of raw). float32 would gain only 0.3
+    points for 25-35% more encoding time (measured), so it is left alone."""
+    return dtype.itemsize == 2 and dtype_name(dtype) in FLOAT_DTYPE_NAMES
 
 
-def _rotates(dtype: np.dtype[Any]) -> bool:
-    """Floats are rotated left by one bit before the split: the sign moves to the lowest byte,
-    so one byte plane holds the exponent alone (or nearly: 5 bits of it for float16), which
-    then compresses to its entropy (measured: -0.5 points of raw for float32 and bfloat16)."""
-    return dtype.itemsize in _WORD and dtype_name(dtype) in FLOAT_DTYPE_NAMES
+def _split_planes(rows: np.ndarray, swap: bool) -> np.ndarray:
+    """(itemsize, n) byte planes of a (n, itemsize) block of rows."""
+    # A copy whenever we modify it (the transpose of a single row is a view of the input).
+    planes = np.array(rows.T, order="C") if swap else np.ascontiguousarray(rows.T)
+    if swap:
+        top, below = planes[-1].copy(), planes[-2]
+        planes[-1] <<= 1
+        planes[-1] |= below >> 7  # the top byte: exponent bits only
+        below &= 0x7F
+        below |= top & 0x80  # the sign, where the lowest exponent bit was
+    return planes
 
 
-def _split_planes(rows: np.ndarray, rotate: bool) -> np.ndarray:
-    """(itemsize, n) byte planes of a (n, itemsize) block of contiguous rows."""
-    if rotate:
-        word = _WORD[rows.shape[1]]
-        bits = word(rows.shape[1] * 8 - 1)
-        words = np.ascontiguousarray(rows).reshape(-1).view(word)
-        rows = ((words << word(1)) | (words >> bits)).view(np.uint8).reshape(rows.shape)
-    return np.ascontiguousarray(rows.T)
-
-
-def _unrotate(rows: np.ndarray) -> None:
-    """Undo :func:`_split_planes`'s rotation in place on a (n, itemsize) block of rows."""
-    word = _WORD[rows.shape[1]]
-    words = rows.reshape(-1).view(word)
-    high = words << word(rows.shape[1] * 8 - 1)
-    words >>= word(1)
-    words |= high
+def _unswap_sign(below: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undo :func:`_split_planes`'s swap: the original (second-highest, highest) planes."""
+    original_top = (below & 0x80) | (top >> 1)
+    original_below = (below & 0x7F) | ((top & 1) << 7)
+    return original_below, original_top
 
 
 RAW = RawCodec()
