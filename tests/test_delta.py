@@ -14,7 +14,7 @@ from coral.core.dtypes import SUPPORTED_DTYPE_NAMES, byte_view, dtype_from_name
 from coral.core.weight_tensor import WeightTensor
 from coral.delta import SPARSE, ZIGZAG, DeltaEncoder
 from coral.delta.residual import as_words, predict, zigzag_residual
-from coral.errors import InvalidValueError
+from coral.errors import CorruptObjectError, InvalidValueError
 from coral.storage import MemoryStore, WriteRequest
 from coral.storage.codecs import Encoded
 from coral.version_control import Repository
@@ -361,3 +361,19 @@ def test_repack_cuts_chains_to_the_new_limit_and_reads_stay_bit_exact(repo: Repo
         assert_bit_exact(fresh.get_weight("w", f"HEAD~{8 - i}").data, version)
     assert fresh.repack(max_depth=2).objects_rewritten == 0
     assert fresh.fsck().ok
+
+
+def test_a_cyclic_delta_chain_is_reported_not_followed_forever() -> None:
+    from dataclasses import replace
+
+    store = _delta_store()
+    versions = _run(np.random.default_rng(13), 2, (50, 50), np.float32)
+    with store.writer() as writer:
+        a = writer.add(versions[0])
+    with store.writer() as writer:
+        b = writer.add_many([WriteRequest(versions[1], None, (a,))])[0]
+    info_a, payload_a = store._objects[a]
+    store._objects[a] = (replace(info_a, bases=(b,), depth=1), payload_a)  # a <- b <- a
+    store.cache.clear()
+    with pytest.raises(CorruptObjectError, match="cyclic"):
+        store.read(b)

@@ -265,30 +265,35 @@ class TensorStore(ABC):
         arrays that are still to be used (a linear chain holds ~3 tensors, whatever its depth)."""
         order: list[ObjectInfo] = []
         users: Counter[str] = Counter({target.object_id: 1})
-        seen: set[str] = set()
+        arrays: dict[str, np.ndarray] = {}
+        visiting: set[str] = set()
+        done: set[str] = set()
 
-        def visit(info: ObjectInfo, depth_left: int) -> None:
-            if info.object_id in seen:
+        def visit(info: ObjectInfo) -> None:
+            oid = info.object_id
+            if oid in done:
                 return
-            seen.add(info.object_id)
-            if depth_left < 0:
+            if oid in visiting:
                 raise CorruptObjectError(
-                    f"object {target.object_id} has a delta chain deeper than its recorded "
-                    f"depth {target.depth}; run repo.fsck()"
+                    f"object {target.object_id} has a cyclic delta chain through {oid}; "
+                    "run repo.fsck()"
                 )
-            if not (use_cache and info.object_id in self.cache):
+            cached = self.cache.get(oid) if use_cache else None
+            if cached is not None:
+                arrays[oid] = cached  # taken now: the cache may evict it before we use it
+            else:
+                visiting.add(oid)
                 for base in info.bases:
                     users[base] += 1
-                    visit(self.info(base), depth_left - 1)
+                    visit(self.info(base))
+                visiting.discard(oid)
+            done.add(oid)
             order.append(info)
 
-        visit(target, target.depth)
-        arrays: dict[str, np.ndarray] = {}
+        visit(target)
         for info in order:
-            cached = self.cache.get(info.object_id) if use_cache else None
-            if cached is not None:
-                arrays[info.object_id] = cached
-                continue
+            if info.object_id in arrays:
+                continue  # from the cache
             bases = [arrays[b] for b in info.bases]
             is_target = info.object_id == target.object_id
             arrays[info.object_id] = self._finish(
