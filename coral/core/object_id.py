@@ -7,16 +7,12 @@ get another ID. The bytes are hashed through a view, without copying.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import xxhash
 
 from coral.core.dtypes import as_buffer
-
-OBJECT_ID_LENGTH = 32
-_OBJECT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _header(dtype_name: str, shape: Sequence[int]) -> bytes:
@@ -43,7 +39,3 @@ def object_id(canonical: np.ndarray, dtype_name: str) -> str:
     hasher = ObjectHasher(dtype_name, canonical.shape)
     hasher.update(canonical)
     return hasher.hexdigest()
-
-
-def is_object_id(text: str) -> bool:
-    return bool(_OBJECT_ID_RE.match(text))

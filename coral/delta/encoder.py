@@ -24,7 +24,7 @@ import numpy as np
 from coral.core.dtypes import dtype_name
 from coral.core.object_id import ObjectHasher
 from coral.delta.codecs import SPARSE, ZIGZAG
-from coral.delta.residual import apply_zigzag_residual, as_words, predict, zigzag_residual
+from coral.delta.residual import as_words, predict, reconstruct, zigzag_residual
 from coral.storage.codecs import Codec, Encoded
 from coral.storage.objects import Encoding, ObjectInfo
 
@@ -84,15 +84,14 @@ class DeltaEncoder:
         full_estimate, option = self._pick(target, options, bases, full_codec)
         if option is None:
             return Encoding(full_codec.encode(target, snapshot))
-        prediction = predict([bases[b] for b in option.bases], option.predictor)
-        residual = self._residual(target, prediction, snapshot)
+        base_words = [as_words(bases[b]) for b in option.bases]
+        residual = self._residual(target, base_words, option.predictor, snapshot)
         delta = self._encode_residual(residual, option.predictor)
         if delta.nbytes < _CLEAR_WIN * full_estimate:
             return Encoding(delta, option.bases, option.depth)
         # A close call: rebuild the (private) target from the residual and measure exactly.
-        private = residual
-        apply_zigzag_residual(residual, prediction, private)
-        full = full_codec.encode(private.view(target.dtype).reshape(target.shape))
+        reconstruct(residual, base_words, option.predictor, residual)
+        full = full_codec.encode(residual.view(target.dtype).reshape(target.shape))
         if delta.nbytes < full.nbytes:
             return Encoding(delta, option.bases, option.depth)
         return Encoding(full)
@@ -151,18 +150,22 @@ class DeltaEncoder:
 
     @staticmethod
     def _residual(
-        target: np.ndarray, prediction: np.ndarray, snapshot: ObjectHasher | None
+        target: np.ndarray,
+        base_words: list[np.ndarray],
+        predictor: str,
+        snapshot: ObjectHasher | None,
     ) -> np.ndarray:
+        """The residual, block by block: the prediction is never built for the whole tensor."""
         words = as_words(target)
         residual = np.empty_like(words)
         for start in range(0, words.size, _BLOCK_WORDS):
-            block = words[start : start + _BLOCK_WORDS]
+            stop = min(start + _BLOCK_WORDS, words.size)
+            block = words[start:stop]
             if snapshot is not None:  # a live buffer: work from (and hash) a private copy
                 block = block.copy()
                 snapshot.update(block)
-            residual[start : start + block.size] = zigzag_residual(
-                block, prediction[start : start + block.size]
-            )
+            prediction = predict([b[start:stop] for b in base_words], predictor)
+            residual[start:stop] = zigzag_residual(block, prediction)
         return residual
 
     def _encode_residual(self, residual: np.ndarray, predictor: str) -> Encoded:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from coral.core.dtypes import byte_view
+from coral.storage.codecs import parallel_map
 
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _INT = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
@@ -88,7 +89,6 @@ def reconstruct(
     """``out = prediction + unzigzag(residual)`` (just the prediction when ``residual`` is
     None), one cache-sized block at a time in parallel: every temporary stays in cache and
     NumPy releases the GIL. ``out`` may be ``residual`` itself."""
-    from coral.storage.codecs import parallel_map  # the storage layer's shared pool
 
     def run(start: int) -> None:
         stop = min(start + block, out.size)
