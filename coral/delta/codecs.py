@@ -19,10 +19,26 @@ from typing import Any
 import numpy as np
 
 from coral.core.dtypes import as_buffer
-from coral.delta.residual import _UINT, apply_zigzag_residual, as_words, reconstruct
+from coral.core.kernels import LINEAR, PREVIOUS, fused_merge
+from coral.delta.residual import (
+    _UINT,
+    apply_zigzag_residual,
+    as_words,
+    reconstruct,
+    reconstruct_from_planes,
+)
 from coral.errors import CorruptObjectError
 from coral.storage import zstd
-from coral.storage.codecs import SHUFFLE_ZSTD, Encoded, get_codec, register_codec
+from coral.storage.codecs import (
+    SHUFFLE_ZSTD,
+    Encoded,
+    ShuffleZstdCodec,
+    get_codec,
+    register_codec,
+)
+
+_MODES = {"previous": PREVIOUS, "linear": LINEAR}
+_BASES_NEEDED = {"previous": 1, "linear": 2}
 
 
 def _words(out: np.ndarray, word: int) -> np.ndarray:
@@ -52,9 +68,25 @@ class ZigzagDeltaCodec:
         word = int(params["word"])
         _check_bases(bases, out.size, self.name)
         target = _words(out, word)
-        # The residual is decoded straight into the output, then turned into the target there.
-        get_codec(params["inner_codec"]).decode(params["inner"], payload, out)
-        reconstruct(target, [as_words(b) for b in bases], params["predictor"], target)
+        base_words = [as_words(b) for b in bases]
+        predictor = params["predictor"]
+        inner = get_codec(params["inner_codec"])
+        if not isinstance(inner, ShuffleZstdCodec):
+            # Residual stored raw (it did not compress): decode it in place, then add.
+            inner.decode(params["inner"], payload, out)
+            reconstruct(target, base_words, predictor, target)
+            return
+        mode = _MODES.get(predictor)
+        if mode is None or len(base_words) < _BASES_NEEDED[predictor]:
+            raise CorruptObjectError(f"{self.name} object names unknown predictor {predictor!r}")
+
+        def merge(start: int, stop: int, planes: list[np.ndarray]) -> None:
+            # Planes, prediction and residual in one pass over the block.
+            block_bases = [b[start:stop] for b in base_words]
+            if not fused_merge(planes, target[start:stop], mode, *block_bases):
+                reconstruct_from_planes(planes, block_bases, predictor, target[start:stop])
+
+        inner.decode_planes(params["inner"], payload, out.size, merge)
 
 
 class SparseDeltaCodec:

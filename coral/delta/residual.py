@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from coral.core.dtypes import byte_view
+from coral.core.kernels import scatter_planes
 from coral.storage.codecs import parallel_map
 
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -99,3 +100,21 @@ def reconstruct(
             apply_zigzag_residual(residual[start:stop], prediction, out[start:stop])
 
     parallel_map(run, range(0, out.size, block), total_bytes=out.nbytes)
+
+
+def reconstruct_from_planes(
+    planes: Sequence[np.ndarray],
+    base_words: Sequence[np.ndarray],
+    predictor: str,
+    out: np.ndarray,
+    block: int = 1 << 17,
+) -> None:
+    """``out = prediction + unzigzag(residual)`` where the residual is given as byte planes:
+    the NumPy route of :func:`coral.core.kernels.fused_merge`, serial (the caller is already
+    one of many parallel blocks), in sub-blocks sized by measurement (1 << 17 words)."""
+    rows = out.view(np.uint8).reshape(-1, out.dtype.itemsize)
+    for start in range(0, out.size, block):
+        stop = min(start + block, out.size)
+        scatter_planes([plane[start:stop] for plane in planes], rows[start:stop])
+        prediction = predict([b[start:stop] for b in base_words], predictor)
+        apply_zigzag_residual(out[start:stop], prediction, out[start:stop])

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from coral.core.dtypes import FLOAT_DTYPE_NAMES, as_buffer, byte_view, dtype_name
+from coral.core.kernels import fused_merge, scatter_planes, warm_up_for
 from coral.core.object_id import ObjectHasher
 from coral.errors import CorruptObjectError
 from coral.storage import zstd
@@ -50,6 +51,15 @@ _SNAPSHOT_BYTES = 4 << 20
 
 
 Buffer = bytes | np.ndarray
+PlaneSink = Callable[[int, int, list[np.ndarray]], None]
+"""Receives the decoded byte planes of rows ``[start, stop)`` of an object."""
+
+_UINT_WORDS: dict[int, type[np.unsignedinteger[Any]]] = {
+    1: np.uint8,
+    2: np.uint16,
+    4: np.uint32,
+    8: np.uint64,
+}
 
 
 @dataclass(frozen=True)
@@ -173,13 +183,28 @@ class ShuffleZstdCodec:
         out: np.ndarray,
         bases: Sequence[np.ndarray] = (),
     ) -> None:
-        itemsize = int(params["itemsize"])
+        itemsize = _itemsize(params, out.size)
+        columns = out.reshape(-1, itemsize)
+        words = out.view(_UINT_WORDS[itemsize]) if itemsize in _UINT_WORDS else None
+
+        def merge(start: int, stop: int, planes: list[np.ndarray]) -> None:
+            if words is None or not fused_merge(planes, words[start:stop]):
+                scatter_planes(planes, columns[start:stop])
+
+        self.decode_planes(params, payload, out.size, merge)
+
+    def decode_planes(
+        self, params: dict[str, Any], payload: np.ndarray, nbytes: int, sink: PlaneSink
+    ) -> None:
+        """Decompress an object of ``nbytes`` block by block, in parallel, handing each block's
+        planes to ``sink(first_row, stop_row, planes)``, which puts them together (delta codecs
+        add their prediction in the same pass)."""
+        itemsize = _itemsize(params, nbytes)
         chunk = int(params["chunk"])
         frames = params["planes"]
-        if out.size % itemsize or len(frames) != itemsize:
+        if chunk <= 0 or len(frames) != itemsize:
             raise CorruptObjectError("stored shuffle-zstd object does not match its dtype size")
-        columns = out.reshape(-1, itemsize)
-        rows = columns.shape[0]
+        rows = nbytes // itemsize
         swap = bool(params.get("sign_swap", 0))
         blocks = [(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
         # where[p][b] = (payload begin, payload end, zstd?) of plane p's chunk in block b
@@ -193,6 +218,7 @@ class ShuffleZstdCodec:
                 where[-1].append((offset, offset + int(size), bool(compressed)))
                 offset += int(size)
         _check_size(payload.size, offset, self.name)
+        warm_up_for(nbytes)
 
         def run(b: int) -> None:
             start, stop = blocks[b]
@@ -207,10 +233,9 @@ class ShuffleZstdCodec:
                 planes.append(segment)
             if swap:
                 planes[-2], planes[-1] = _unswap_sign(planes[-2], planes[-1])
-            for p, plane in enumerate(planes):  # plane by plane: long inner loops, in cache
-                columns[start:stop, p] = plane
+            sink(start, stop, planes)
 
-        parallel_map(run, range(len(blocks)), total_bytes=out.size)
+        parallel_map(run, range(len(blocks)), total_bytes=nbytes)
 
     @staticmethod
     def _planes_that_compress(columns: np.ndarray, swap: bool) -> list[bool]:
@@ -230,6 +255,13 @@ class ShuffleZstdCodec:
             len(zstd.compress(as_buffer(plane))) < _INCOMPRESSIBLE_RATIO * plane.size
             for plane in planes
         ]
+
+
+def _itemsize(params: dict[str, Any], nbytes: int) -> int:
+    itemsize = int(params["itemsize"])
+    if itemsize <= 0 or nbytes % itemsize:
+        raise CorruptObjectError("stored shuffle-zstd object does not match its dtype size")
+    return itemsize
 
 
 def _swaps_sign(dtype: np.dtype[Any]) -> bool:

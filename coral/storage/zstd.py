@@ -6,6 +6,11 @@ literals and nearly all of its time is the match search. "Fast" strategy with a 
 acceleration skips most of the search, and forcing literal compression on (zstd turns it off
 for accelerated settings by default) keeps the Huffman gain: ~0.55 GB/s per core at ratio 0.34
 versus ~0.25 GB/s at 0.35 for plain level 1. Frames are standard zstd; any decoder reads them.
+
+Frames are written with ``pyzstd`` (the only binding that exposes the literal-compression
+parameter) and read with ``zstandard``, whose one-shot decompression into an exactly sized
+buffer is ~3x faster than ``pyzstd``'s growing output buffers on 1 MiB planes (measured here:
+1.0 vs 0.31 GB/s on an exponent plane, 7 vs 0.6 GB/s on a near-empty one).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import threading
 
 import pyzstd
+import zstandard
 from pyzstd import CParameter
 
 from coral.errors import CorruptObjectError
@@ -59,18 +65,21 @@ def decompress(frame: memoryview, expected_size: int) -> bytes:
     The size is checked against the frame header before anything is allocated, so a damaged
     header cannot make us allocate gigabytes.
     """
+    decompressor: zstandard.ZstdDecompressor | None = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = zstandard.ZstdDecompressor()
     try:
-        declared = pyzstd.get_frame_info(frame).decompressed_size
+        declared = zstandard.frame_content_size(frame)
         if declared != expected_size:
             raise CorruptObjectError(
                 f"zstd frame declares {declared} bytes where {expected_size} were expected"
             )
-        raw = pyzstd.decompress(frame)
-    except pyzstd.ZstdError as err:
+        raw = decompressor.decompress(frame, max_output_size=expected_size)
+    except zstandard.ZstdError as err:
         raise CorruptObjectError(f"damaged zstd frame: {err}") from err
     if len(raw) != expected_size:
         raise CorruptObjectError(f"zstd frame holds {len(raw)} bytes, not {expected_size}")
-    return bytes(raw)
+    return raw
 
 
 def forget_thread_state() -> None:
