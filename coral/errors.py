@@ -26,6 +26,7 @@ Tree::
     ├── NothingToCommitError           (ValueError)
     ├── StagedChangesError             (RuntimeError) checkout would drop staged weights
     ├── ConcurrentUpdateError          (RuntimeError) a ref moved under a compare-and-swap
+    ├── MergeConflictError             (ValueError)   conflicts a merge cannot resolve
     ├── LockTimeoutError               (TimeoutError)
     └── MissingExtraError              (ImportError)  an optional dependency is not installed
 """
@@ -115,6 +116,21 @@ class StagedChangesError(CoralError, RuntimeError):
 
 class ConcurrentUpdateError(CoralError, RuntimeError):
     """A ref changed between reading it and updating it (compare-and-swap failed)."""
+
+
+class MergeConflictError(CoralError, ValueError):
+    """A merge stopped before writing anything: weights changed on both sides that the chosen
+    strategy may not or cannot combine.
+
+    Attributes:
+        conflicts: their names, sorted.
+        reasons: name -> why that weight could not be merged.
+    """
+
+    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+        super().__init__(message)
+        self.reasons = dict(sorted(reasons.items()))
+        self.conflicts = list(self.reasons)
 
 
 class LockTimeoutError(CoralError, TimeoutError):

@@ -42,8 +42,10 @@ from coral.version_control.graph import VersionGraph
 from coral.version_control.identity import resolve_identity
 from coral.version_control.layout import RepoLayout
 from coral.version_control.lazy import LazyWeights
+from coral.version_control.merge_api import MergeCommands
 from coral.version_control.refs import Head, RefStore
 from coral.version_control.resolve import RefResolver
+from coral.version_control.show import CommitView
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
 from coral.version_control.status import Status, compute_status
 from coral.version_control.store_setup import open_store
@@ -57,7 +59,7 @@ from coral.version_control.weight_input import (
 from coral.version_control.write_plan import WritePlanner
 
 
-class Repository:
+class Repository(MergeCommands):
     """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
 
     Args:
@@ -289,18 +291,36 @@ class Repository:
                 tags=labels,
                 extra={"lossy_weights": lossy_weights} if lossy_weights else {},
             )
-            commit = Commit.create(
+            commit = self._record_commit(
+                head,
                 [parent.commit_hash] if parent else [],
                 weight_hashes,
-                metadata,
                 weight_metadata,
-                delta_weights=self._delta_weights(weight_hashes),
-            )
-            self._commits.put(commit)
-            self._advance_head(
-                head, commit, f"commit: {message.splitlines()[0] if message else ''}"
+                metadata,
+                f"commit: {message.splitlines()[0] if message else ''}",
             )
             self._staging.clear_committed(staged)
+        return commit
+
+    def _record_commit(
+        self,
+        head: Head,
+        parents: list[str],
+        weight_hashes: dict[str, str],
+        weight_metadata: dict[str, WeightMetadata],
+        metadata: CommitMetadata,
+        reflog_message: str,
+    ) -> Commit:
+        """Write a commit over stored objects and move HEAD to it (lock held)."""
+        commit = Commit.create(
+            parents,
+            weight_hashes,
+            metadata,
+            weight_metadata,
+            delta_weights=self._delta_weights(weight_hashes),
+        )
+        self._commits.put(commit)
+        self._advance_head(head, commit, reflog_message)
         return commit
 
     def _delta_weights(self, weight_hashes: dict[str, str]) -> dict[str, str]:
@@ -459,6 +479,29 @@ class Repository:
         new = self.get_commit(to_ref if to_ref is not None else "HEAD")
         load = (lambda oid: self.store.read(oid, verify=self._verify_reads())) if stats else None
         return diff_commits(old, new, load)
+
+    def show(self, ref: str = "HEAD") -> CommitView:
+        """One commit: message, author, the refs on it, what it changed against its first
+        parent, and for a merge how it was made (strategy, parameters, resolved conflicts).
+        ``print(repo.show("main"))`` reads like ``git show --stat``."""
+        commit = self.get_commit(ref)
+        if commit.parent_hashes:
+            parent = self._commits.get(commit.parent_hashes[0])
+        else:
+            parent = Commit.create([], {}, commit.metadata)
+        tags = [v for v in self._versions.all().values() if v.commit_hash == commit.commit_hash]
+        return CommitView(
+            commit=commit,
+            changes=diff_commits(parent, commit),
+            branches=sorted(
+                b.name
+                for b in self.branch_manager.list_branches()
+                if b.commit_hash == commit.commit_hash
+            ),
+            head=self._refs.head().commit_hash == commit.commit_hash,
+            tags=sorted(v.name for v in tags),
+            metrics={v.name: dict(v.metrics or {}) for v in tags},
+        )
 
     # --- tags ---
 
