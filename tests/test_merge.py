@@ -607,3 +607,15 @@ def test_show_tells_how_a_merge_was_made_and_its_arguments_re_run_it(repo: Repos
     assert again.weight_hashes == merge.weight_hashes
     assert repo.show("HEAD").merge_arguments == arguments
     assert repo.show("main~1").merge is None and repo.show("main~1").merge_arguments is None
+
+
+def test_staged_entries_equal_to_head_are_dropped_so_they_cannot_revert_the_merge(
+    conflict: Repository,
+) -> None:
+    ours = conflict.get_weight("layer1.weight").data.copy()
+    conflict.stage_weights({"layer1.weight": ours})  # staged, but identical to HEAD
+    assert not conflict.status().has_changes
+    conflict.merge("exp", strategy="average")
+    assert conflict.status().clean
+    merged = conflict.get_weight("layer1.weight").data
+    assert_bit_exact(merged, np.array([1, 3.5, 3.5], F32))

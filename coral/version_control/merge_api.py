@@ -17,6 +17,7 @@ from coral.version_control.identity import resolve_identity
 from coral.version_control.merge import MergePlan, MergeStrategy
 from coral.version_control.merge_runner import MergeRequest, MergeRunner
 from coral.version_control.refs import Head, RefStore
+from coral.version_control.staging import StagingArea
 from coral.version_control.status import Status
 from coral.version_control.version import VersionStore
 from coral.version_control.write_plan import WritePlanner
@@ -34,6 +35,7 @@ class MergeCommands:
     _refs: RefStore
     _versions: VersionStore
     _similarity: SimilarityIndex
+    _staging: StagingArea
     resolve_ref: Callable[[str], str]
     status: Callable[[], Status]
     _is_branch: Callable[[str], bool]
@@ -151,7 +153,8 @@ class MergeCommands:
             graph=self.version_graph,
             store=self.store,
             lock=self._lock,
-            has_staged_changes=lambda: self.status().has_changes,
+            staged=self.status,
+            clear_staging=lambda: self._staging.unstage(None),
             planner_for=lambda ours: WritePlanner(
                 self.config, self.store, self._similarity, ours, self._commits, lossy=False
             ),

@@ -18,6 +18,7 @@ import numpy as np
 
 from coral.core.weight_tensor import WeightMetadata
 from coral.errors import ConcurrentUpdateError, InvalidValueError, StagedChangesError
+from coral.storage.locking import RepositoryLock
 from coral.storage.objects import WriteRequest
 from coral.storage.store import TensorStore
 from coral.version_control.commit import Commit, CommitMetadata
@@ -37,6 +38,7 @@ from coral.version_control.merge import (
     result_weights,
 )
 from coral.version_control.refs import Head
+from coral.version_control.status import Status
 from coral.version_control.write_plan import WritePlanner
 
 RecordCommit = Callable[
@@ -99,8 +101,9 @@ class MergeRunner:
         commits: CommitStore,
         graph: VersionGraph,
         store: TensorStore,
-        lock: Any,
-        has_staged_changes: Callable[[], bool],
+        lock: RepositoryLock,
+        staged: Callable[[], Status],
+        clear_staging: Callable[[], None],
         planner_for: Callable[[Commit], WritePlanner],
         load: Callable[[str], np.ndarray],
         record_commit: RecordCommit,
@@ -115,7 +118,8 @@ class MergeRunner:
         self._graph = graph
         self._store = store
         self._lock = lock
-        self._has_staged_changes = has_staged_changes
+        self._staged = staged
+        self._clear_staging = clear_staging
         self._planner_for = planner_for
         self._load = load
         self._record_commit = record_commit
@@ -170,14 +174,11 @@ class MergeRunner:
         plan, base = self._plan(request)
         if plan.kind == "up-to-date":
             return self._commits.get(str(plan.ours))
-        if self._has_staged_changes():
-            raise StagedChangesError(
-                "weights are staged; commit them or call repo.reset() before merging"
-            )
+        self._check_staging()  # fail fast; checked again under the lock
         theirs = self._commits.get(plan.theirs)
         if plan.kind == "fast-forward":
             with self._lock.hold():
-                head = self._current_head(plan)
+                head = self._head_ready_to_move(plan)
                 self._advance_head(head, theirs, f"merge {plan.source}: Fast-forward")
             return theirs
         check_resolvable(plan)
@@ -192,8 +193,8 @@ class MergeRunner:
             extra["lossy_weights"] = lossy
         metadata = CommitMetadata(author=author, email=email, message=message, extra=extra)
         with self._lock.hold():
-            head = self._current_head(plan)
-            return self._record_commit(
+            head = self._head_ready_to_move(plan)
+            commit = self._record_commit(
                 head,
                 [ours.commit_hash, theirs.commit_hash],
                 hashes,
@@ -202,6 +203,7 @@ class MergeRunner:
                 f"merge {plan.source}: Merge made by the '{plan.resolution.strategy.value}' "
                 "strategy",
             )
+        return commit
 
     def _store_merged(
         self,
@@ -226,14 +228,27 @@ class MergeRunner:
             oids = writer.add_many(requests())
         return dict(zip(names, oids, strict=True))
 
-    def _current_head(self, plan: MergePlan) -> Head:
-        """HEAD, checked to be where the plan started (called with the lock held)."""
+    def _check_staging(self) -> None:
+        if self._staged().has_changes:
+            raise StagedChangesError(
+                "weights are staged; commit them or call repo.reset() before merging"
+            )
+
+    def _head_ready_to_move(self, plan: MergePlan) -> Head:
+        """HEAD, checked to be where the plan started with nothing staged against it (called
+        with the lock held, just before HEAD moves). Staged entries equal to HEAD are dropped:
+        once HEAD moves they would revert the merge in the next commit."""
         head = self._head()
         if head.commit_hash != plan.ours:
             raise ConcurrentUpdateError(
                 f"HEAD moved from {str(plan.ours)[:8]} to {str(head.commit_hash)[:8]} while "
                 f"merging {plan.source}; run the merge again"
             )
+        staged = self._staged()
+        if staged.has_changes:
+            self._check_staging()
+        if not staged.clean:
+            self._clear_staging()
         return head
 
     def _default_message(self, plan: MergePlan) -> str:
