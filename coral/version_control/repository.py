@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ from coral.errors import (
     WeightTypeError,
 )
 from coral.storage.locking import RepositoryLock
+from coral.storage.objects import WriteRequest
 from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
@@ -144,6 +145,7 @@ class Repository(MergeCommands):
         *,
         remove_missing: bool = False,
         lossy: bool | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> dict[str, str]:
         """Store weights and stage them for the next commit.
 
@@ -160,6 +162,8 @@ class Repository(MergeCommands):
                 one and its metadata says so. Default: lossless, unless the repository is
                 configured with ``core.delta_type = "int8_quantized"`` and
                 ``core.allow_lossy = true``.
+            progress: called with each weight's size in bytes once it has been encoded
+                (for progress bars).
 
         Returns:
             ``{name: object_id}`` for every weight given.
@@ -187,8 +191,15 @@ class Repository(MergeCommands):
             lossy,
         )
         entries = [planner.plan(name, value, metadata) for name, (value, metadata) in prepared]
+
+        def requests() -> Iterator[WriteRequest]:
+            for _, request, _ in entries:
+                yield request
+                if progress is not None:  # the writer asks for the next one: this one is done
+                    progress(request.array.nbytes)
+
         with self.store.writer() as writer:
-            oids = writer.add_many(request for _, request, _ in entries)
+            oids = writer.add_many(requests())
         for oid, (_, request, _) in zip(oids, entries, strict=True):
             self._similarity.add(oid, request.array)
         staged = {
@@ -387,7 +398,7 @@ class Repository(MergeCommands):
         """Delete a branch. Refuses a branch whose commits no other branch or tag reaches,
         unless ``force`` (they stay recoverable through the reflog until garbage collection)."""
         branch = self.branch_manager.get_branch(name)
-        if not force:
+        if not force and self.current_branch != name:  # that refusal comes first, below
             others = [b.commit_hash for b in self.branch_manager.list_branches() if b.name != name]
             others += [v.commit_hash for v in self._versions.all().values()]
             if not any(self.version_graph.is_ancestor(branch.commit_hash, o) for o in others):

@@ -9,7 +9,7 @@ from coral.version_control.commit import Commit
 from coral.version_control.merge import merge_arguments
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CommitView:
     """A commit, the refs that point at it, what it changed and how it was made.
 
@@ -44,6 +44,9 @@ class CommitView:
     @property
     def lossy_weights(self) -> list[str]:
         return list(self.commit.metadata.extra.get("lossy_weights", []))
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def __str__(self) -> str:
         c, meta = self.commit, self.commit.metadata

@@ -1,0 +1,222 @@
+"""What each ``%coral`` subcommand does: a thin call of the public ``Repository`` API that
+returns an object with a rich display. No logic of its own beyond parsing and display.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from coral.core.weight_tensor import WeightTensor
+from coral.errors import InvalidValueError
+from coral.version_control import Repository
+from coral_jupyter import namespace as ns
+from coral_jupyter.display import (
+    BranchList,
+    DiffView,
+    LogView,
+    MergeOutcome,
+    Notice,
+    RepositorySummary,
+    VersionList,
+)
+from coral_jupyter.parser import PARSERS, parse, split, usage
+from coral_jupyter.progress import read_weights, stage_with_progress
+from coral_jupyter.session import Session
+
+Handler = Callable[[Session, argparse.Namespace, dict[str, Any]], Any]
+
+
+class Help:
+    """Usage text, displayed as preformatted text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        from coral_jupyter.display.html import esc
+
+        return f"<pre>{esc(self.text)}</pre>"
+
+
+def execute(session: Session, line: str, user_ns: dict[str, Any]) -> Any:
+    """Run one ``%coral`` line against ``session``, with ``user_ns`` as the notebook
+    namespace. Returns the object to display."""
+    command, args = parse(split(line))
+    if args is None:
+        return _help(command if command != "help" else None)
+    return HANDLERS[command](session, args, user_ns)
+
+
+def _help(command: str | None) -> Help:
+    if command is None:
+        return Help(usage())
+    if command not in PARSERS:
+        raise UsageError(f"%coral help: unknown subcommand {command!r}")
+    return Help(PARSERS[command].format_help())
+
+
+def _init(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return RepositorySummary.of(session.init(args.path))
+
+
+def _open(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return RepositorySummary.of(session.open(args.path))
+
+
+def _status(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return session.repo.status()
+
+
+def _add(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    weights = ns.collect(user_ns, args.names)
+    stage_with_progress(session.repo, weights)
+    return session.repo.status()
+
+
+def _commit(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.names:
+        weights = ns.collect(user_ns, args.names)  # every name checked before anything is staged
+        stage_with_progress(repo, weights)
+    return repo.commit(args.message, tags=args.tag or None, allow_empty=args.allow_empty)
+
+
+def _log(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.max_count is not None and args.max_count < 1:
+        raise InvalidValueError("log -n takes a positive number")
+    commits = repo.log(max_commits=args.max_count, branch=args.branch)
+    return LogView(commits, refs=_ref_labels(repo), graph=args.graph)
+
+
+def _branch(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.delete or args.force_delete:
+        name = args.delete or args.force_delete
+        branch = repo.delete_branch(name, force=bool(args.force_delete))
+        return Notice(f"Deleted branch {name} (was {branch.commit_hash[:8]})")
+    if args.name:
+        branch = repo.create_branch(args.name, from_ref=args.from_ref)
+        return Notice(f"Created branch {branch.name} at {branch.commit_hash[:8]}")
+    if args.from_ref:
+        raise UsageError("%coral branch: --from needs a NAME for the new branch")
+    return BranchList(repo.branch_manager.list_branches(), repo.current_branch)
+
+
+def _checkout(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.into is None:
+        commit = repo.checkout(args.ref, force=args.force)
+        return Notice(_moved(repo, commit.short_hash))
+    target = repo.resolve_ref(args.ref)  # an unknown ref fails before anything moves
+    load = ns.plan_load(
+        user_ns, args.into, read_weights(repo, target, args.ref)
+    )  # checked, not applied
+    repo.checkout(args.ref, force=args.force)  # staged weights refuse here: nothing loaded
+    return Notice(f"{_moved(repo, target[:8])}; {load()}")
+
+
+def _moved(repo: Repository, short: str) -> str:
+    if repo.current_branch:
+        return f"Switched to branch {repo.current_branch} ({short})"
+    return f"HEAD is now detached at {short}"
+
+
+def _merge(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    params = dict(args.param)
+    overrides = dict(args.override) or None
+    common: dict[str, Any] = dict(
+        strategy=args.strategy,
+        message=args.message,
+        merge_alpha=args.alpha,
+        overrides=overrides,
+        non_float=args.non_float,
+        **params,
+    )
+    plan = repo.merge(args.branch, dry_run=True, **common)
+    if args.dry_run:
+        return MergeOutcome(plan, None)
+    return MergeOutcome(plan, repo.merge(args.branch, **common))
+
+
+def _tag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.delete:
+        version = repo.delete_version(args.name)
+        return Notice(f"Deleted tag {version.name} (was {version.commit_hash[:8]})")
+    return repo.tag_version(args.name, args.description, dict(args.metric) or None, args.ref)
+
+
+def _diff(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.a is None:
+        head = repo.get_commit("HEAD")
+        if not head.parent_hashes:
+            raise InvalidValueError("HEAD is the first commit; give refs: %coral diff A [B]")
+        a, b = head.parent_hashes[0], "HEAD"
+        labels = ("HEAD~1", "HEAD")
+    else:
+        a, b = args.a, args.b or "HEAD"
+        labels = (args.a, b)
+    return DiffView(repo.diff(a, b, stats=args.stats), *labels)
+
+
+def _show(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return session.repo.show(args.ref)
+
+
+def _get(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> WeightTensor:
+    return session.repo.get_weight(args.weight, args.ref)
+
+
+def _versions(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return VersionList(session.repo.list_versions())
+
+
+def _fsck(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return Notice(str(session.repo.fsck(verify_objects=not args.quick)))
+
+
+def _help_command(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return _help(args.command)
+
+
+def _ref_labels(repo: Repository) -> Mapping[str, list[str]]:
+    labels: dict[str, list[str]] = {}
+    head = repo.head
+    for branch in repo.branch_manager.list_branches():
+        mark = "HEAD -> " if branch.name == head.branch else ""
+        labels.setdefault(branch.commit_hash, []).append(mark + branch.name)
+    if head.branch is None and head.commit_hash:
+        labels.setdefault(head.commit_hash, []).insert(0, "HEAD")
+    for version in repo.list_versions():
+        labels.setdefault(version.commit_hash, []).append(f"tag {version.name}")
+    return labels
+
+
+HANDLERS: dict[str, Handler] = {
+    "init": _init,
+    "open": _open,
+    "status": _status,
+    "add": _add,
+    "commit": _commit,
+    "log": _log,
+    "branch": _branch,
+    "checkout": _checkout,
+    "merge": _merge,
+    "tag": _tag,
+    "diff": _diff,
+    "show": _show,
+    "get": _get,
+    "versions": _versions,
+    "fsck": _fsck,
+    "help": _help_command,
+}

@@ -1,0 +1,74 @@
+"""Tab completion for ``%coral``: subcommands, refs (branches, tags), weight names, strategies
+and notebook variables that hold weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coral.errors import CoralError
+from coral.version_control import MergeStrategy
+from coral_jupyter.namespace import is_stageable
+from coral_jupyter.parser import PARSERS
+from coral_jupyter.session import Session
+
+_REF_COMMANDS = {"checkout", "merge", "diff", "show", "log", "branch"}
+_REF_OPTIONS = {"--branch", "--from", "--ref", "-d", "--delete", "-D", "--force-delete"}
+_VARIABLE_COMMANDS = {"add", "commit"}
+
+
+def candidates(session: Session, user_ns: dict[str, Any], line: str) -> list[str]:
+    """What may come next on ``line`` (text up to the cursor, starting with ``%coral``)."""
+    words = line.split()[1:]
+    if line.endswith(" "):
+        words.append("")
+    if len(words) <= 1:
+        return sorted(PARSERS)
+    command, previous = words[0], words[-2]
+    if previous == "--strategy":
+        return [s.value for s in MergeStrategy]
+    if previous == "--into":
+        return sorted(n for n in user_ns if not n.startswith("_"))
+    if previous in _REF_OPTIONS or (command in _REF_COMMANDS and not words[-1].startswith("-")):
+        return _refs(session)
+    if command == "get":
+        return _weights(session) if len(words) == 2 else _refs(session)
+    if command in _VARIABLE_COMMANDS and not previous.startswith("-"):
+        return sorted(n for n, v in user_ns.items() if not n.startswith("_") and is_stageable(v))
+    if command == "help":
+        return sorted(PARSERS)
+    if command == "tag" and previous == "--ref":
+        return _refs(session)
+    return []
+
+
+def _refs(session: Session) -> list[str]:
+    return _safely(
+        lambda: (
+            sorted(b.name for b in session.repo.branch_manager.list_branches())
+            + sorted(v.name for v in session.repo.list_versions())
+            + ["HEAD"]
+        )
+    )
+
+
+def _weights(session: Session) -> list[str]:
+    return _safely(lambda: sorted(session.repo.get_commit("HEAD").weight_hashes))
+
+
+def _safely(fn: Callable[[], list[str]]) -> list[str]:
+    """Completion must never raise (no repository yet, no commits yet...)."""
+    try:
+        return fn()
+    except CoralError:
+        return []
+
+
+def complete_hook(session: Session) -> Callable[[Any, Any], list[str]]:
+    """An IPython ``complete_command`` hook for ``%coral``."""
+
+    def hook(shell: Any, event: Any) -> list[str]:
+        options = candidates(session, shell.user_ns, event.text_until_cursor)
+        return [o for o in options if o.startswith(event.symbol)]
+
+    return hook

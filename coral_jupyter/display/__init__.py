@@ -1,0 +1,21 @@
+"""Notebook displays: static HTML (no JavaScript) with a text fallback."""
+
+from coral_jupyter.display.views import (
+    BranchList,
+    DiffView,
+    LogView,
+    MergeOutcome,
+    Notice,
+    RepositorySummary,
+    VersionList,
+)
+
+__all__ = [
+    "BranchList",
+    "DiffView",
+    "LogView",
+    "MergeOutcome",
+    "Notice",
+    "RepositorySummary",
+    "VersionList",
+]

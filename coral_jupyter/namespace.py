@@ -1,0 +1,159 @@
+"""Between the user's namespace and Coral: which objects hold weights, and loading weights
+back into them.
+
+Stageable objects: a torch ``nn.Module`` (parameters and buffers), a state dict or any dict of
+name -> array/tensor/WeightTensor, a single array, tensor or WeightTensor. One object
+contributes its own names (a module's state-dict keys, a dict's keys; a single array is named
+after its variable); several objects together are prefixed ``<variable>.`` so they cannot
+collide.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from coral.core.arrays import is_torch_tensor
+from coral.core.weight_tensor import WeightTensor
+from coral.errors import InvalidValueError, InvalidWeightError
+
+
+def lookup(namespace: Mapping[str, Any], name: str) -> Any:
+    """``namespace[name]``, following attributes for dotted names (``model.encoder``)."""
+    head, *rest = name.split(".")
+    if head not in namespace:
+        raise InvalidValueError(f"{head!r} is not defined in the notebook")
+    obj = namespace[head]
+    for attr in rest:
+        if not hasattr(obj, attr):
+            raise InvalidValueError(f"{name!r}: {type(obj).__name__} has no attribute {attr!r}")
+        obj = getattr(obj, attr)
+    return obj
+
+
+def is_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _is_array(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray | WeightTensor) or is_torch_tensor(obj)
+
+
+def is_stageable(obj: Any) -> bool:
+    """Whether ``obj`` holds weights ``%coral add`` can stage."""
+    if is_module(obj) or _is_array(obj):
+        return True
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and _is_array(v) for k, v in obj.items())
+    )
+
+
+def weights_of(variable: str, obj: Any) -> dict[str, Any]:
+    """The weights ``obj`` holds, by name (values as ``stage_weights`` accepts them)."""
+    if is_module(obj) or (
+        isinstance(obj, Mapping) and any(is_torch_tensor(v) for v in obj.values())
+    ):
+        from coral.integrations.pytorch import pytorch_to_coral
+
+        return dict(pytorch_to_coral(obj))
+    if _is_array(obj):
+        return {variable.split(".")[-1]: obj}
+    if is_stageable(obj):
+        return dict(obj)
+    raise InvalidValueError(
+        f"{variable} is a {type(obj).__name__}; %coral add takes a torch module, a state dict, "
+        "a dict of arrays, or an array"
+    )
+
+
+def collect(namespace: Mapping[str, Any], variables: Iterable[str]) -> dict[str, Any]:
+    """The weights of several variables, prefixed by variable when there is more than one."""
+    names = list(dict.fromkeys(variables))
+    objects = [(v, lookup(namespace, v)) for v in names]
+    weights: dict[str, Any] = {}
+    for variable, obj in objects:
+        for key, value in weights_of(variable, obj).items():
+            name = f"{variable}.{key}" if len(objects) > 1 and not _is_array(obj) else key
+            weights[name] = value
+    return weights
+
+
+def plan_load(
+    namespace: dict[str, Any], variable: str, weights: Mapping[str, WeightTensor]
+) -> Callable[[], str]:
+    """Check that ``weights`` fit the object named ``variable`` (created as a dict of NumPy
+    arrays if it does not exist), strictly: names, shapes and dtypes. Returns the function
+    that loads them, which cannot fail, so a caller can check everything else first and
+    nothing is ever half-loaded. It returns a one-line description of what it loaded."""
+    prefix = f"{variable}."
+    if any(k.startswith(prefix) for k in weights):  # committed together with other objects
+        weights = {k[len(prefix) :]: w for k, w in weights.items() if k.startswith(prefix)}
+    if "." not in variable and variable not in namespace:
+
+        def create() -> str:
+            namespace[variable] = {k: np.array(w.data) for k, w in weights.items()}
+            return f"created {variable}: a dict of {len(weights)} NumPy arrays"
+
+        return create
+    target = lookup(namespace, variable)
+    if is_module(target):
+        from coral.integrations.pytorch import check_model_compatibility, load_into_model
+
+        report = check_model_compatibility(target, weights)
+        if not report.ok:
+            raise InvalidWeightError(f"cannot load into {variable}: {report}")
+
+        def into_module() -> str:
+            load_into_model(target, weights)
+            return f"loaded {len(weights)} weights into {variable} ({type(target).__name__})"
+
+        return into_module
+    if isinstance(target, dict):
+        _check_dict(target, variable, weights)
+
+        def into_dict() -> str:
+            _replace_dict(target, weights)
+            return f"loaded {len(weights)} weights into {variable} (dict)"
+
+        return into_dict
+    raise InvalidValueError(
+        f"cannot load weights into {variable}, a {type(target).__name__}; use a torch module, "
+        "a dict, or a new name"
+    )
+
+
+def _check_dict(target: dict[str, Any], variable: str, weights: Mapping[str, WeightTensor]) -> None:
+    if not target:
+        return
+    missing = sorted(target.keys() - weights.keys())
+    unexpected = sorted(weights.keys() - target.keys())
+    mismatched = [
+        f"{k}: shape {tuple(np.shape(target[k]))} in {variable}, {w.shape} in the commit"
+        for k, w in weights.items()
+        if k in target and tuple(np.shape(target[k])) != w.shape
+    ]
+    problems = (
+        ([f"missing from the commit: {', '.join(missing)}"] if missing else [])
+        + ([f"not in {variable}: {', '.join(unexpected)}"] if unexpected else [])
+        + mismatched
+    )
+    if problems:
+        raise InvalidWeightError(f"cannot load into {variable}: {'; '.join(problems)}")
+
+
+def _replace_dict(target: dict[str, Any], weights: Mapping[str, WeightTensor]) -> None:
+    values: dict[str, Any]
+    if any(is_torch_tensor(v) for v in target.values()):
+        from coral.integrations.pytorch import coral_to_pytorch
+
+        values = coral_to_pytorch(weights)
+    else:
+        values = {k: np.array(w.data) for k, w in weights.items()}
+    target.clear()
+    target.update(values)

@@ -1,0 +1,319 @@
+"""The %coral magics through a real IPython shell: every subcommand, every error path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coral.version_control import Commit, CommitView, MergePlan, Repository, Status, Version
+from coral_jupyter.display import LogView, MergeOutcome, Notice
+from tests.helpers import assert_bit_exact
+from tests.jupyter_helpers import Shell
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shell]:
+    monkeypatch.chdir(tmp_path)
+    sh = Shell()
+    yield sh
+    sh.ip.reset()
+
+
+@pytest.fixture
+def project(shell: Shell) -> Shell:
+    """A repository with a torch model committed on main."""
+    shell.run("%coral init .")
+    shell.run(
+        "import numpy as np, torch\n"
+        "torch.manual_seed(0)\n"
+        "model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))"
+    )
+    shell.run('%coral commit -m "epoch 0" model')
+    return shell
+
+
+def _state(repo: Repository) -> tuple[object, ...]:
+    return (
+        repo.head,
+        {b.name: b.commit_hash for b in repo.branch_manager.list_branches()},
+        sorted(v.name for v in repo.list_versions()),
+        len(repo.version_graph.commits()),
+        repo.status(),
+    )
+
+
+def test_without_a_repository_the_error_says_how_to_make_one(shell: Shell) -> None:
+    assert "%coral init" in shell.usage_error("%coral status")
+
+
+def test_init_open_and_discovery_of_the_enclosing_repository(
+    shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = shell.run("%coral init proj")
+    assert "Coral repository" in repr(summary) and "0 commits" in repr(summary)
+    shell.html(summary)
+    (tmp_path / "proj" / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "proj" / "sub")
+    other = Shell()  # a new kernel in a subdirectory finds the repository above it
+    assert other.run("%coral status").branch == "main"
+    assert other.session.repo.path == (tmp_path / "proj").resolve()
+    assert "no Coral repository" in shell.usage_error(f"%coral open {tmp_path}")
+
+
+def test_commit_a_module_and_read_it_back_bit_exact(project: Shell) -> None:
+    repo = project.session.repo
+    head = repo.get_commit()
+    assert isinstance(head, Commit) and head.metadata.message == "epoch 0"
+    state = project.ns["model"].state_dict()
+    assert sorted(head.weight_hashes) == sorted(state)
+    for name, tensor in state.items():
+        assert repo.get_weight(name).data.tobytes() == tensor.numpy().tobytes()
+    html = project.html(head)
+    assert "epoch 0" in html
+
+
+def test_add_stages_arrays_dicts_and_several_objects_with_prefixes(project: Shell) -> None:
+    project.run("w = np.arange(6, dtype=np.float32)\nparams = {'a': np.ones(2), 'b': np.zeros(3)}")
+    status = project.run("%coral add w")
+    assert isinstance(status, Status) and status.added == ["w"]
+    project.run("%coral add params model.0")  # several objects: prefixed by variable
+    staged = project.session.repo.status()
+    assert {"params.a", "params.b", "model.0.weight", "model.0.bias"} <= set(staged.added)
+    project.html(staged)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%coral add nothere", "'nothere' is not defined in the notebook"),
+        ("%coral add text", "text is a str; %coral add takes"),
+        ("%coral add model.missing", "has no attribute 'missing'"),
+        ("%coral commit model", "the following arguments are required: -m/--message"),
+        ('%coral commit -m "x"', "nothing staged"),
+        ("%coral checkout nope", "'nope' is not a branch, tag or commit"),
+        ("%coral merge nope", "'nope' is not a branch, tag or commit"),
+        ("%coral branch main", "already exists"),
+        ("%coral branch -d main", "current branch"),
+        ("%coral tag v1 --metric acc=high", "metric 'acc' must be a number"),
+        ("%coral merge main --strategy median", "invalid choice"),
+        ("%coral diff", "HEAD is the first commit"),
+        ("%coral log -n 0", "positive number"),
+        ("%coral frobnicate", "unknown subcommand 'frobnicate'"),
+        ('%coral commit -m "unclosed', "cannot parse the line"),
+        ("%coral get nope", "nope"),
+        ("%coral branch --from main", "--from needs a NAME"),
+    ],
+)
+def test_every_error_is_one_line_and_changes_nothing(
+    project: Shell, line: str, message: str
+) -> None:
+    project.run("text = 'not weights'")
+    before = _state(project.session.repo)
+    assert message in project.usage_error(line)
+    assert _state(project.session.repo) == before
+
+
+def test_branch_checkout_and_log_with_graph(project: Shell) -> None:
+    assert isinstance(project.run("%coral branch exp"), Notice)
+    project.run("%coral checkout exp")
+    project.run("with torch.no_grad(): model[0].weight.mul_(0.5)")
+    project.run('%coral commit -m "halved" model')
+    project.run("%coral checkout main")
+    project.run("with torch.no_grad(): model[2].bias.add_(1)")
+    project.run('%coral commit -m "bias <b>" model')
+    branches = project.run("%coral branch")
+    assert "* main" in repr(branches)
+    project.html(branches)
+    log = project.run("%coral log --graph")
+    assert isinstance(log, LogView) and len(log.commits) == 2
+    assert [c.metadata.message for c in project.run("%coral log --branch exp").commits] == [
+        "halved",
+        "epoch 0",
+    ]
+    html = project.html(log)
+    assert "<svg" in html and "bias &lt;b&gt;" in html and "bias <b>" not in html
+    assert len(project.run("%coral log -n 1").commits) == 1
+    project.run("%coral branch -D exp")
+    assert [b.name for b in project.session.repo.branch_manager.list_branches()] == ["main"]
+
+
+def test_checkout_into_a_module_loads_strictly_and_refuses_mismatches(project: Shell) -> None:
+    repo = project.session.repo
+    first = {k: v.clone() for k, v in project.ns["model"].state_dict().items()}
+    project.run("with torch.no_grad(): model[0].weight.zero_()")
+    project.run('%coral commit -m "zeroed" model')
+    project.run("%coral checkout HEAD~1 --into model")
+    for name, tensor in project.ns["model"].state_dict().items():
+        assert tensor.numpy().tobytes() == first[name].numpy().tobytes()
+    assert repo.head.branch is None  # detached, as git does for a commit
+
+    project.run("other = torch.nn.Linear(4, 5)")
+    project.run("%coral checkout main")
+    before = _state(repo)
+    kept = project.ns["other"].weight.detach().clone()
+    message = project.usage_error("%coral checkout HEAD~1 --into other")
+    assert "cannot load into other" in message and "missing from the weights" in message
+    assert _state(repo) == before  # HEAD did not move
+    assert torch.equal(project.ns["other"].weight, kept)
+
+
+def test_checkout_into_a_new_name_or_a_dict(project: Shell) -> None:
+    note = project.run("%coral checkout main --into weights")
+    assert "created weights" in repr(note)
+    weights = project.ns["weights"]
+    assert sorted(weights) == sorted(project.ns["model"].state_dict())
+    project.run("weights['0.bias'] = weights['0.bias'] + 1")
+    project.run("%coral checkout main --into weights")
+    assert_bit_exact(
+        project.ns["weights"]["0.bias"],
+        project.session.repo.get_weight("0.bias").data,
+    )
+    project.run("bad = {'0.bias': np.zeros(7)}")
+    assert "not in bad" in project.usage_error("%coral checkout main --into bad")
+    assert project.ns["bad"]["0.bias"].shape == (7,)
+
+
+def test_checkout_refuses_to_drop_staged_weights_unless_forced(project: Shell) -> None:
+    project.run("%coral branch exp")
+    project.run("extra = np.ones(3)")
+    project.run("%coral add extra")
+    before = _state(project.session.repo)
+    assert "weights are staged" in project.usage_error("%coral checkout exp --into fresh")
+    assert "fresh" not in project.ns and _state(project.session.repo) == before
+    project.run("%coral checkout exp -f")
+    assert project.session.repo.current_branch == "exp"
+
+
+def test_merge_dry_run_strategies_params_and_overrides(project: Shell) -> None:
+    project.run("%coral branch exp")
+    project.run("%coral checkout exp")
+    project.run("with torch.no_grad(): model[0].weight.add_(1.0); model[2].weight.add_(1.0)")
+    project.run('%coral commit -m "theirs" model')
+    project.run("%coral checkout main --into model")
+    project.run("with torch.no_grad(): model[0].weight.add_(3.0); model[2].weight.add_(3.0)")
+    project.run('%coral commit -m "ours" model')
+    repo = project.session.repo
+    before = _state(repo)
+    plan = project.run("%coral merge exp --strategy ties --param density=1.0 --dry-run")
+    assert isinstance(plan, MergeOutcome) and plan.commit is None
+    assert plan.plan.conflicts == ["0.weight", "2.weight"]
+    assert _state(repo) == before
+    html = project.html(plan)
+    assert "dry run" in html
+    conflict = project.usage_error("%coral merge exp --strategy fail")
+    assert "0.weight" in conflict and _state(repo) == before
+    done = project.run(
+        "%coral merge exp --strategy weighted --alpha 0.25 --override 2.*=theirs -m 'blend'"
+    )
+    assert done.commit is not None and done.commit.is_merge_commit
+    record = done.commit.metadata.extra["merge"]
+    assert record["params"] == {"merge_alpha": 0.25}
+    assert record["overrides"] == {"2.*": {"strategy": "theirs"}}
+    project.html(done)
+    assert isinstance(project.run("%coral show"), CommitView)
+    project.html(project.run("%coral show"))
+
+
+def test_tags_versions_diff_get_and_fsck(project: Shell) -> None:
+    version = project.run('%coral tag v1 -d "first <try>" --metric acc=0.9 --metric loss=0.3')
+    assert isinstance(version, Version) and version.metrics == {"acc": 0.9, "loss": 0.3}
+    assert "first &lt;try&gt;" in project.html(version)
+    project.run("with torch.no_grad(): model[0].bias.add_(1.0)")
+    project.run('%coral commit -m "bias" model')
+    diff = project.run("%coral diff --stats")
+    assert diff.diff["modified"].keys() == {"0.bias"}
+    assert "relative change" in project.html(diff)
+    assert project.run("%coral diff v1").diff["summary"]["total_modified"] == 1
+    assert "v1" in repr(project.run("%coral versions"))
+    project.html(project.run("%coral versions"))
+    weight = project.run("%coral get 0.bias v1")
+    assert weight.shape == (3,)
+    assert "ok" in repr(project.run("%coral fsck --quick")).lower()
+    project.run("%coral tag v1 --delete")
+    assert project.session.repo.list_versions() == []
+
+
+def test_help_usage_and_dash_h(project: Shell) -> None:
+    assert "merge" in repr(project.run("%coral help"))
+    assert "--strategy" in repr(project.run("%coral help merge"))
+    assert "--into" in repr(project.run("%coral checkout -h"))
+    assert "%coral" in repr(project.run("%coral"))
+
+
+def test_cell_magic_commits_what_the_cell_assigned(project: Shell) -> None:
+    result = project.run("%%coral commit -m 'cell'\nw1 = np.ones(3, np.float32)\nsteps = 5\n")
+    assert isinstance(result, Commit) and "w1" in result.weight_hashes
+    assert "steps" not in result.weight_hashes
+    named = project.run(
+        "%%coral commit -m 'trained' model\nwith torch.no_grad(): model[0].bias.add_(1)\n"
+    )
+    assert named.metadata.message == "trained"
+    before = _state(project.session.repo)
+    assert "assigned no weights" in project.usage_error("%%coral commit -m 'x'\ny = 3\n")
+    assert "runs a cell" in project.usage_error("%%coral status\nq = 1\n")
+    failed = project.ip.run_cell("%%coral commit -m 'x'\nz = np.ones(2)\n1/0\n")
+    assert isinstance(failed.error_in_exec, ZeroDivisionError)  # the user's own traceback
+    assert _state(project.session.repo) == before
+
+
+def test_tab_completion(project: Shell) -> None:
+    project.run("%coral branch exp")
+    project.run("%coral tag v1")
+    assert project.complete("%coral ch") == ["checkout"]
+    assert {"exp", "main", "v1", "HEAD"} <= set(project.complete("%coral checkout "))
+    assert project.complete("%coral merge e") == ["exp"]
+    assert "ties" in project.complete("%coral merge exp --strategy ")
+    project.run("arr = np.ones(2)")
+    assert {"model", "arr"} <= set(project.complete("%coral commit -m x "))
+    assert "0.weight" in project.complete("%coral get ")
+
+
+def test_python_session_runs_the_same_commands(project: Shell) -> None:
+    from coral_jupyter import Session
+
+    session = Session()
+    session.open(project.session.repo.path)
+    namespace = {"z": np.zeros(4, np.float32)}
+    commit = session.run('commit -m "from python" z', namespace)
+    assert commit.metadata.message == "from python"
+    assert isinstance(session.run("merge main --dry-run", namespace), MergeOutcome)
+
+
+def test_loading_the_extension_registers_magics_and_displays(tmp_path: Path) -> None:
+    shell = Shell()
+    shell.run("%load_ext coral_jupyter")
+    repo = Repository(tmp_path / "r", init=True)
+    shell.ns["repo"] = repo
+    html = shell.html(repo)
+    assert "Coral repository" in html
+    plan_types = (MergePlan, Status)
+    assert all(
+        t in shell.ip.display_formatter.formatters["text/html"].type_printers for t in plan_types
+    )
+
+
+def test_large_stages_and_checkouts_show_a_progress_bar(
+    project: Shell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coral_jupyter import progress
+
+    monkeypatch.setattr(progress, "BAR_BYTES", 1)  # everything counts as large
+    project.run("big = {f'w{i}': np.full(1000, i, np.float32) for i in range(5)}")
+    project.run("%coral add big")
+    assert "staging" in capsys.readouterr().err
+    project.run('%coral commit -m "big"')
+    project.run("%coral checkout main --into copy")
+    assert "reading main" in capsys.readouterr().err
+    assert sorted(project.ns["copy"]) == sorted(project.session.repo.get_commit().weight_hashes)
+
+
+def test_question_mark_shows_the_magic_documentation(
+    project: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.run("%coral?")
+    assert "%%coral commit -m MSG" in capsys.readouterr().out
