@@ -5,6 +5,7 @@ returns an object with a rich display. No logic of its own beyond parsing and di
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -92,8 +93,15 @@ def _log(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) ->
     repo = session.repo
     if args.max_count is not None and args.max_count < 1:
         raise InvalidValueError("log -n takes a positive number")
-    commits = repo.log(max_commits=args.max_count, branch=args.branch)
-    return LogView(commits, refs=_ref_labels(repo), graph=args.graph)
+    if args.graph:  # every branch and tag, like git log --graph --all
+        starts = [b.commit_hash for b in repo.branch_manager.list_branches()]
+        starts += [v.commit_hash for v in repo.list_versions()]
+        if repo.head.commit_hash:
+            starts.append(repo.head.commit_hash)
+        commits = list(itertools.islice(repo.version_graph.walk(starts), args.max_count))
+    else:
+        commits = repo.log(max_commits=args.max_count, branch=args.branch)
+    return LogView(commits, refs=_ref_labels(repo))
 
 
 def _branch(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:

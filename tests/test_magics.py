@@ -129,13 +129,15 @@ def test_branch_checkout_and_log_with_graph(project: Shell) -> None:
     branches = project.run("%coral branch")
     assert "* main" in repr(branches)
     project.html(branches)
-    log = project.run("%coral log --graph")
+    log = project.run("%coral log")
     assert isinstance(log, LogView) and len(log.commits) == 2
+    everything = project.run("%coral log --graph")  # all branches
+    assert len(everything.commits) == 3 and len(project.run("%coral log --graph -n 2").commits) == 2
     assert [c.metadata.message for c in project.run("%coral log --branch exp").commits] == [
         "halved",
         "epoch 0",
     ]
-    html = project.html(log)
+    html = project.html(everything)
     assert "<svg" in html and "bias &lt;b&gt;" in html and "bias <b>" not in html
     assert len(project.run("%coral log -n 1").commits) == 1
     project.run("%coral branch -D exp")

@@ -38,3 +38,7 @@ def test_notebook_runs_top_to_bottom_with_rich_outputs(name: str, tmp_path: Path
     assert len(html_outputs) >= 5
     errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
     assert not errors
+    if name == "01_quickstart.ipynb":  # the displays survive a static HTML export
+        nbconvert = pytest.importorskip("nbconvert")
+        page, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
+        assert "Coral repository" in page and "Merge plan (dry run, nothing written)" in page

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,9 @@ def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
+
+
+def test_the_example_script_runs(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    script = README.parent / "examples" / "quickstart.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "repo")], check=True, timeout=300)

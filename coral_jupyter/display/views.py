@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coral.version_control import Branch, Commit, CommitView, MergePlan, Repository, Status, Version
-from coral.version_control.graph_layout import layout
+from coral.version_control.graph_layout import GraphRow, layout, topological_newest_first
 from coral_jupyter.display.html import (
     badge,
     bar,
@@ -183,9 +183,12 @@ class LogView:
     refs: Mapping[str, list[str]] = field(default_factory=dict)  # hash -> branch/tag labels
     graph: bool = True
 
+    def _rows(self) -> list[GraphRow]:
+        return layout(topological_newest_first(self.commits))
+
     def __repr__(self) -> str:
         lines = []
-        for row in layout(self.commits):
+        for row in self._rows():
             lane = "| " * row.lane + "*"
             labels = ", ".join(self.refs.get(row.commit.commit_hash, []))
             labels = f" ({labels})" if labels else ""
@@ -196,7 +199,7 @@ class LogView:
         return "\n".join(lines) or "no commits"
 
     def _repr_html_(self) -> str:
-        rows = layout(self.commits)
+        rows = self._rows()
         width = max((r.width for r in rows), default=1)
         cells = []
         for row in rows:
