@@ -24,6 +24,7 @@ from coral_jupyter.display import (
     RepositorySummary,
     VersionList,
 )
+from coral_jupyter.display.views import shapes_of
 from coral_jupyter.parser import PARSERS, parse, split, usage
 from coral_jupyter.progress import read_weights, stage_with_progress
 from coral_jupyter.session import Session
@@ -86,7 +87,12 @@ def _commit(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
     if args.names:
         weights = ns.collect(user_ns, args.names)  # every name checked before anything is staged
         stage_with_progress(repo, weights)
-    return repo.commit(args.message, tags=args.tag or None, allow_empty=args.allow_empty)
+    return repo.commit(
+        args.message,
+        tags=args.tag or None,
+        allow_empty=args.allow_empty,
+        metrics=dict(args.metric) or None,
+    )
 
 
 def _log(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
@@ -165,16 +171,19 @@ def _tag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) ->
 
 def _diff(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
-    if args.a is None:
-        head = repo.get_commit("HEAD")
-        if not head.parent_hashes:
-            raise InvalidValueError("HEAD is the first commit; give refs: %coral diff A [B]")
-        a, b = head.parent_hashes[0], "HEAD"
-        labels = ("HEAD~1", "HEAD")
-    else:
-        a, b = args.a, args.b or "HEAD"
-        labels = (args.a, b)
-    return DiffView(repo.diff(a, b, stats=args.stats), *labels)
+    a, b, labels = _diff_refs(repo, args.a, args.b)
+    shapes = shapes_of(repo.get_commit(a), repo.get_commit(b))
+    return DiffView(repo.diff(a, b, stats=args.stats), *labels, shapes)
+
+
+def _diff_refs(repo: Repository, a: str | None, b: str | None) -> tuple[str, str, tuple[str, str]]:
+    """Refs to compare: A..B, A..HEAD, or HEAD's first parent..HEAD; and their labels."""
+    if a is not None:
+        return a, b or "HEAD", (a, b or "HEAD")
+    head = repo.get_commit("HEAD")
+    if not head.parent_hashes:
+        raise InvalidValueError("HEAD is the first commit; give refs: %coral diff A [B]")
+    return head.parent_hashes[0], "HEAD", ("HEAD~1", "HEAD")
 
 
 def _show(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
@@ -191,6 +200,32 @@ def _versions(session: Session, args: argparse.Namespace, user_ns: dict[str, Any
 
 def _fsck(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return Notice(str(session.repo.fsck(verify_objects=not args.quick)))
+
+
+def _dag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    from coral_jupyter.widgets import DagExplorer
+
+    explorer = DagExplorer(session.repo)
+    if args.branch:
+        explorer.filter_branch(args.branch)
+    session.explorer = explorer  # %coral metrics selects in it
+    return explorer
+
+
+def _diffview(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    from coral_jupyter.widgets import DiffViewer
+
+    a, b, _ = _diff_refs(session.repo, args.a, args.b)
+    viewer = DiffViewer(session.repo, a, b)
+    if args.tensor:
+        viewer.select_tensor(args.tensor)
+    return viewer
+
+
+def _metrics(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    from coral_jupyter.widgets import MetricsPlot
+
+    return MetricsPlot(session.repo, explorer=session.explorer)
 
 
 def _help_command(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
@@ -226,5 +261,8 @@ HANDLERS: dict[str, Handler] = {
     "get": _get,
     "versions": _versions,
     "fsck": _fsck,
+    "dag": _dag,
+    "diffview": _diffview,
+    "metrics": _metrics,
     "help": _help_command,
 }

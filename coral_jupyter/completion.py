@@ -12,7 +12,7 @@ from coral_jupyter.namespace import is_stageable
 from coral_jupyter.parser import PARSERS
 from coral_jupyter.session import Session
 
-_REF_COMMANDS = {"checkout", "merge", "diff", "show", "log", "branch"}
+_REF_COMMANDS = {"checkout", "merge", "diff", "diffview", "show", "log", "branch", "dag"}
 _REF_OPTIONS = {"--branch", "--from", "--ref", "-d", "--delete", "-D", "--force-delete"}
 _VARIABLE_COMMANDS = {"add", "commit"}
 

@@ -20,6 +20,8 @@ class Session:
     def __init__(self, start: str | Path | None = None) -> None:
         self._start = Path(start) if start is not None else None
         self._repo: Repository | None = None
+        self.explorer: Any = None
+        """The last DAG explorer opened (``%coral metrics`` selects in it)."""
 
     @property
     def repo(self) -> Repository:

@@ -50,7 +50,7 @@ from coral.version_control.show import CommitView
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
 from coral.version_control.status import Status, compute_status
 from coral.version_control.store_setup import open_store
-from coral.version_control.version import Version, VersionStore
+from coral.version_control.version import Version, VersionStore, check_metrics
 from coral.version_control.weight_input import (
     check_weight_name,
     missing_weight_message,
@@ -250,6 +250,7 @@ class Repository(MergeCommands):
         tags: list[str] | str | None = None,
         *,
         allow_empty: bool = False,
+        metrics: Mapping[str, float] | None = None,
     ) -> Commit:
         """Record HEAD's weights with the staged changes on top, and move the branch to it.
 
@@ -258,6 +259,9 @@ class Repository(MergeCommands):
             author, email: default to ``user.name``/``user.email`` (config, then git config).
             tags: free-form labels kept in the commit metadata.
             allow_empty: commit even when the snapshot equals HEAD's.
+            metrics: name -> finite number (loss, accuracy...), kept in
+                ``metadata.extra["metrics"]`` and plotted across versions by the notebook
+                widgets, like the metrics of tags.
 
         Raises:
             NothingToCommitError: nothing staged, or the snapshot equals HEAD's.
@@ -272,6 +276,7 @@ class Repository(MergeCommands):
         for label, value in (("author", author), ("email", email)):
             if value is not None and not isinstance(value, str):
                 raise InvalidValueError(f"{label} must be a string, got {type(value).__name__}")
+        checked_metrics = check_metrics(metrics)
         default_name, default_email = resolve_identity(
             self.config.get("user.name", None), self.config.get("user.email", None)
         )
@@ -300,7 +305,10 @@ class Repository(MergeCommands):
                 email=email or default_email,
                 message=message,
                 tags=labels,
-                extra={"lossy_weights": lossy_weights} if lossy_weights else {},
+                extra={
+                    **({"lossy_weights": lossy_weights} if lossy_weights else {}),
+                    **({"metrics": checked_metrics} if checked_metrics else {}),
+                },
             )
             commit = self._record_commit(
                 head,

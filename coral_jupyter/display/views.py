@@ -77,7 +77,9 @@ def commit_view_html(view: CommitView) -> str:
                 table(["weight", "how"], [(mono(n), esc(h)) for n, h in resolved.items()]),
             )
         )
-    parts.append(DiffView(view.changes, "first parent", "this commit")._repr_html_())
+    parts.append(
+        DiffView(view.changes, "first parent", "this commit", shapes_of(view.commit))._repr_html_()
+    )
     return "".join(parts)
 
 
@@ -237,6 +239,7 @@ class DiffView:
     diff: Mapping[str, Any]
     from_label: str
     to_label: str
+    shapes: Mapping[str, str] = field(default_factory=dict)  # name -> "float32[64, 48]"
 
     def __repr__(self) -> str:
         s = self.diff["summary"]
@@ -264,9 +267,17 @@ class DiffView:
                 f"{s['total_unchanged']} unchanged"
             )
         ]
-        rows = [(badge("added", "#2ca02c"), mono(n), "", "", "", "") for n in self.diff["added"]]
+
+        def shape(name: str) -> str:
+            return esc(self.shapes.get(name, ""))
+
+        rows = [
+            (badge("added", "#2ca02c"), mono(n), shape(n), "", "", "", "")
+            for n in self.diff["added"]
+        ]
         rows += [
-            (badge("removed", "#d62728"), mono(n), "", "", "", "") for n in self.diff["removed"]
+            (badge("removed", "#d62728"), mono(n), shape(n), "", "", "", "")
+            for n in self.diff["removed"]
         ]
         for name, entry in self.diff["modified"].items():
             stats = entry.get("stats") or {}
@@ -275,6 +286,7 @@ class DiffView:
                 (
                     badge("modified", "#ff7f0e"),
                     mono(name),
+                    shape(name),
                     (f"{bar(min(1.0, rel * 10), '#ff7f0e')} {rel:.3g}" if rel is not None else ""),
                     _num(stats.get("cosine_similarity")),
                     _num(stats.get("max_abs_diff")),
@@ -283,7 +295,10 @@ class DiffView:
             )
         if rows:
             parts.append(
-                table(["", "weight", "relative change", "cosine", "max |Δ|", "changed"], rows)
+                table(
+                    ["", "weight", "shape", "relative change", "cosine", "max |Δ|", "changed"],
+                    rows,
+                )
             )
         return block("Diff", *parts)
 
@@ -411,6 +426,15 @@ _OUTCOME_COLORS = {
     "merged": "#ff7f0e",
     "deleted": "#d62728",
 }
+
+
+def shapes_of(*commits: Commit) -> dict[str, str]:
+    """name -> "dtype[shape]" for the weights of ``commits`` (later ones win)."""
+    out: dict[str, str] = {}
+    for commit in commits:
+        for name, meta in commit.weight_metadata.items():
+            out[name] = f"{meta.dtype}{list(meta.shape)}"
+    return out
 
 
 def _num(value: float | None) -> str:
