@@ -21,6 +21,11 @@ from coral_jupyter.session import Session, session
 __all__ = ["Session", "load_ipython_extension", "session", "unload_ipython_extension"]
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """``jupyter server extension enable coral_jupyter`` finds the server extension here."""
+    return [{"module": "coral_jupyter.server"}]
+
+
 def load_ipython_extension(shell: Any) -> None:
     """``%load_ext coral_jupyter``: the magics, their tab completion, the rich displays."""
     from coral_jupyter.completion import complete_hook
