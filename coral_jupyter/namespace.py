@@ -73,15 +73,28 @@ def weights_of(variable: str, obj: Any) -> dict[str, Any]:
 
 
 def collect(namespace: Mapping[str, Any], variables: Iterable[str]) -> dict[str, Any]:
-    """The weights of several variables, prefixed by variable when there is more than one."""
+    """The weights of several variables: one object keeps its own names; with several, each
+    name is prefixed by its variable (an array is named by its full dotted path). Names that
+    would still collide are refused rather than silently overwritten."""
     names = list(dict.fromkeys(variables))
     objects = [(v, lookup(namespace, v)) for v in names]
     weights: dict[str, Any] = {}
     for variable, obj in objects:
         for key, value in weights_of(variable, obj).items():
-            name = f"{variable}.{key}" if len(objects) > 1 and not _is_array(obj) else key
+            name = _weight_name(variable, obj, key, alone=len(objects) == 1)
+            if name in weights:
+                raise InvalidValueError(
+                    f"two of {', '.join(names)} give a weight named {name!r}; add them one at "
+                    "a time or rename one"
+                )
             weights[name] = value
     return weights
+
+
+def _weight_name(variable: str, obj: Any, key: str, *, alone: bool) -> str:
+    if alone:
+        return key
+    return variable if _is_array(obj) else f"{variable}.{key}"
 
 
 def plan_load(
@@ -91,10 +104,14 @@ def plan_load(
     arrays if it does not exist), strictly: names, shapes and dtypes. Returns the function
     that loads them, which cannot fail, so a caller can check everything else first and
     nothing is ever half-loaded. It returns a one-line description of what it loaded."""
+    # Weights committed together with other objects carry a "<variable>." prefix; but a model
+    # may have such names of its own (Hugging Face: "model.*" in a variable named model), so
+    # the full names are tried first and the stripped subset only if they do not fit.
     prefix = f"{variable}."
-    if any(k.startswith(prefix) for k in weights):  # committed together with other objects
-        weights = {k[len(prefix) :]: w for k, w in weights.items() if k.startswith(prefix)}
+    subset = {k[len(prefix) :]: w for k, w in weights.items() if k.startswith(prefix)}
     if "." not in variable and variable not in namespace:
+        if subset and len(subset) == len(weights):
+            weights = subset
 
         def create() -> str:
             namespace[variable] = {k: np.array(w.data) for k, w in weights.items()}
@@ -106,6 +123,8 @@ def plan_load(
         from coral.integrations.pytorch import check_model_compatibility, load_into_model
 
         report = check_model_compatibility(target, weights)
+        if not report.ok and subset and check_model_compatibility(target, subset).ok:
+            weights, report = subset, check_model_compatibility(target, subset)
         if not report.ok:
             raise InvalidWeightError(f"cannot load into {variable}: {report}")
 
@@ -115,7 +134,13 @@ def plan_load(
 
         return into_module
     if isinstance(target, dict):
-        _check_dict(target, variable, weights)
+        try:
+            _check_dict(target, variable, weights)
+        except InvalidWeightError:
+            if not subset:
+                raise
+            _check_dict(target, variable, subset)
+            weights = subset
 
         def into_dict() -> str:
             _replace_dict(target, weights)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 from typing import Any, NoReturn
 
@@ -43,8 +44,8 @@ def key_value(text: str) -> tuple[str, Any]:
 
 def metric(text: str) -> tuple[str, float]:
     key, value = key_value(text)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise argparse.ArgumentTypeError(f"metric {key!r} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"metric {key!r} must be a finite number, got {value!r}")
     return key, float(value)
 
 

@@ -112,3 +112,32 @@ def test_large_objects_decode_identically_on_both_routes(
         out = np.empty(target.nbytes, np.uint8)
         ZIGZAG.decode(delta.params, _payload(delta), out, bases)
         assert out.tobytes() == target.tobytes()
+
+
+def test_a_child_forked_while_the_kernel_loads_uses_numpy() -> None:
+    import os
+
+    jit = kernels._Jit()
+    jit._started = True  # as if a background load were under way in this process
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            jit._reset_unless_loaded()  # what os.register_at_fork runs in the child
+            code = 0 if (jit.ready() is None and not jit.enabled) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_delta_whose_bases_have_another_word_size_is_refused() -> None:
+    from coral.errors import CorruptObjectError
+
+    target = np.arange(CHUNK_BYTES // 2, dtype=np.float16)
+    base32 = np.zeros(target.size // 2, np.float32)  # same bytes, twice the word size
+    residual = zigzag_residual(as_words(target), predict([target], "previous"))
+    delta = ZIGZAG.encode_residual(residual, "previous")
+    out = np.empty(target.nbytes, np.uint8)
+    with pytest.raises(CorruptObjectError, match="word size"):
+        ZIGZAG.decode(delta.params, _payload(delta), out, [base32])

@@ -99,7 +99,8 @@ def test_add_stages_arrays_dicts_and_several_objects_with_prefixes(project: Shel
         ("%coral merge nope", "'nope' is not a branch, tag or commit"),
         ("%coral branch main", "already exists"),
         ("%coral branch -d main", "current branch"),
-        ("%coral tag v1 --metric acc=high", "metric 'acc' must be a number"),
+        ("%coral tag v1 --metric acc=high", "metric 'acc' must be a finite number"),
+        ('%coral commit -m "x" model --metric loss=Infinity', "must be a finite number"),
         ("%coral merge main --strategy median", "invalid choice"),
         ("%coral diff", "HEAD is the first commit"),
         ("%coral log -n 0", "positive number"),
@@ -319,3 +320,44 @@ def test_question_mark_shows_the_magic_documentation(
 ) -> None:
     project.run("%coral?")
     assert "%%coral commit -m MSG" in capsys.readouterr().out
+
+
+def test_hugging_face_style_names_load_back_into_the_same_module(shell: Shell) -> None:
+    shell.run("%coral init .")
+    shell.run(
+        "import torch\n"
+        "class LM(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.model = torch.nn.Linear(3, 3)\n"
+        "        self.lm_head = torch.nn.Linear(3, 2)\n"
+        "model = LM()\n"
+    )
+    shell.run('%coral commit -m "lm" model')  # names: model.weight, model.bias, lm_head.*
+    shell.run("with torch.no_grad(): model.lm_head.weight.zero_()")
+    shell.run("%coral checkout main --into model")
+    assert not bool((shell.ns["model"].lm_head.weight == 0).all())
+    shell.run("%coral checkout main --into fresh")
+    assert sorted(shell.ns["fresh"]) == sorted(shell.ns["model"].state_dict())
+
+
+def test_objects_committed_together_are_prefixed_and_collisions_refused(shell: Shell) -> None:
+    shell.run("%coral init .")
+    shell.run(
+        "import numpy as np\n"
+        "class Box: pass\n"
+        "enc, dec = Box(), Box()\n"
+        "enc.weight, dec.weight = np.ones(2), np.zeros(2)\n"
+        "a = {'x': np.ones(1)}\nb = {'x': np.zeros(1)}\n"
+    )
+    shell.run("%coral add enc.weight dec.weight a b")
+    staged = shell.session.repo.status().added
+    assert sorted(staged) == ["a.x", "b.x", "dec.weight", "enc.weight"]
+    shell.run('%coral commit -m "both"')
+    shell.run("a['x'] = np.full(1, 5.0)")
+    shell.run("%coral checkout main --into a")  # takes the a.* subset back
+    assert shell.ns["a"]["x"].tolist() == [1.0]
+    shell.run("import torch\nlin = torch.nn.Linear(2, 2)")
+    before = shell.session.repo.status()
+    assert "give a weight named 'lin.weight'" in shell.usage_error("%coral add lin lin.weight")
+    assert shell.session.repo.status() == before

@@ -619,3 +619,76 @@ def test_staged_entries_equal_to_head_are_dropped_so_they_cannot_revert_the_merg
     assert conflict.status().clean
     merged = conflict.get_weight("layer1.weight").data
     assert_bit_exact(merged, np.array([1, 3.5, 3.5], F32))
+
+
+def test_three_merge_bases_are_merged_like_git_recursive_whatever_their_order(
+    repo: Repository,
+) -> None:
+    x, y, z, w = (np.full(2, v, F32) for v in (0, 1, 2, 3))
+    _commit(repo, "R", w=x, a=np.zeros(2, F32), b=np.zeros(2, F32))
+    repo.create_branch("s")
+    repo.checkout("s")
+    _commit(repo, "S", w=y)
+    repo.create_branch("b1")
+    repo.checkout("b1")
+    _commit(repo, "B1", b=np.ones(2, F32))
+    repo.checkout("s")
+    repo.create_branch("b2")
+    repo.checkout("b2")
+    _commit(repo, "B2", w=z)
+    repo.checkout("main")
+    repo.create_branch("b0")
+    repo.checkout("b0")
+    _commit(repo, "B0", a=np.ones(2, F32))
+    repo.create_branch("o")  # ours: B0 + B1 + B2
+    repo.checkout("o")
+    repo.merge("b1", "fail")
+    repo.merge("b2", "fail")
+    repo.checkout("b1")  # theirs: B1 + B2 + B0, then a change of w
+    repo.create_branch("t")
+    repo.checkout("t")
+    repo.merge("b2", "fail")
+    repo.merge("b0", "fail")
+    _commit(repo, "T changes w", w=w)
+    repo.checkout("o")
+    plan = repo.merge("t", strategy="fail", dry_run=True)
+    assert len(plan.bases) == 3 and plan.ok  # only theirs changed w since the bases
+    repo.merge("t", strategy="fail")
+    assert_bit_exact(repo.get_weight("w").data, w)
+
+
+def test_a_stale_staged_removal_cannot_delete_what_a_merge_brings_in(repo: Repository) -> None:
+    _commit(repo, "A", a=np.zeros(2, F32))
+    repo.create_branch("exp")
+    repo.checkout("exp")
+    _commit(repo, "adds new", new=np.ones(2, F32))
+    repo.checkout("main")
+    repo.stage_weights({"new": np.ones(2, F32)})
+    repo.stage_removal("new")  # staged, then unstaged by removal: status looks clean
+    assert repo.status().clean
+    repo.merge("exp")  # fast-forward brings "new" in
+    _commit(repo, "unrelated", a=np.full(2, 5, F32))
+    assert "new" in repo.get_commit().weight_hashes
+
+
+def test_a_merge_of_unrelated_histories_re_runs_from_its_record(repo: Repository) -> None:
+    _commit(repo, "A", w=np.zeros(2, F32))
+    repo._refs.set_head_branch("other")  # an orphan branch
+    _commit(repo, "X", w=np.ones(2, F32))
+    merge = repo.merge("main", strategy="average", allow_unrelated=True)
+    arguments = repo.show().merge_arguments
+    assert arguments is not None and arguments["allow_unrelated"] is True
+    repo.create_branch("again", from_ref=merge.parent_hashes[0])
+    repo.checkout("again")
+    assert repo.merge(**arguments).weight_hashes == merge.weight_hashes
+
+
+def test_ties_keeps_nan_changes_instead_of_dropping_a_side() -> None:
+    from coral.version_control.merge_methods import METHODS, combine, validate_params
+
+    ties = METHODS["ties"]
+    base = np.zeros(4, F32)
+    ours = np.array([np.nan, 1, 2, 3], F32)
+    theirs = np.array([0, 1, 2, 3], F32)
+    merged = combine(ties, ours, theirs, base, validate_params(ties, {"density": 0.25}), "w")
+    assert np.isnan(merged[0]) and merged[3] == 3.0

@@ -173,3 +173,23 @@ def test_the_server_extension_is_enabled_on_install() -> None:
     )
     output = listing.stdout + listing.stderr
     assert "coral_jupyter" in output and "enabled" in output.split("coral_jupyter", 1)[1][:40]
+
+
+async def test_a_repository_above_the_root_is_neither_shown_nor_touched(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    outer = jp_root_dir.parent
+    created = not (outer / ".coral").exists()
+    if created:
+        Repository(outer, init=True)
+    try:
+        (outer / ".coral" / "tmp").rename(outer / ".coral" / "tmp-moved")
+        code, body = await _get(jp_fetch, "repo", path="")
+        assert code == 200 and body["found"] is False
+        assert not (outer / ".coral" / "tmp").exists()  # nothing was opened there
+    finally:
+        (outer / ".coral" / "tmp-moved").rename(outer / ".coral" / "tmp")
+        if created:
+            import shutil
+
+            shutil.rmtree(outer / ".coral")

@@ -74,9 +74,14 @@ class _Jit:
         self._started = False
 
     def _reset_unless_loaded(self) -> None:
-        # A load running on a thread of the parent does not exist in a forked child.
+        # A load running on a thread of the parent does not exist in a forked child, and the
+        # import locks that thread held stay held there: importing Numba in the child could
+        # hang. A child forked mid-load uses NumPy; one forked before any load may load.
         if not self._loaded.is_set():
+            interrupted = self._started
             self._reset()
+            if interrupted:
+                self.enabled = False
 
     def ready(self) -> Callable[..., None] | None:
         """The kernel if it is loaded, else None; never waits."""
@@ -116,10 +121,13 @@ def _compile() -> Callable[..., None] | None:
     compiled: Callable[..., None] = numba.njit(nogil=True, cache=True, boundscheck=False)(
         _merge_kernel
     )
-    # Compile (or load from Numba's cache) the common case now, off the reading threads.
-    words = np.zeros(1, np.uint32)
-    planes = (np.zeros(1, np.uint8),) * 4
-    compiled(tuple(_readonly(p) for p in planes), words, words, PLAIN, words)
+    # Compile (or load from Numba's cache) every signature fused_merge can call, here, on the
+    # loading thread: a compile on a reader thread would hold Numba's lock, and a process
+    # forked meanwhile would hang at its first compile.
+    for word in _WORD_SIZES:
+        out = np.zeros(1, dtype=f"u{word}")
+        planes = tuple(_readonly(np.zeros(1, np.uint8)) for _ in range(word))
+        compiled(planes, _readonly(out), _readonly(out), PLAIN, out)
     return compiled
 
 
@@ -155,10 +163,27 @@ def fused_merge(
     kernel = JIT.ready()
     if kernel is None:
         return False
-    # One array type for every plane (Numba indexes only homogeneous tuples at run time).
+    base0 = out if base0 is None else base0
+    base1 = base0 if base1 is None else base1
+    _check_shapes(planes, out, base0, base1)  # the loop runs without bounds checks
+    # Always the same argument types (read-only planes and bases), so every call uses one of
+    # the signatures compiled in the background and nothing compiles on a reader thread.
     readonly = tuple(_readonly(plane) for plane in planes)
-    kernel(readonly, out if base0 is None else base0, out if base1 is None else base1, mode, out)
+    kernel(readonly, _readonly(base0), _readonly(base1), mode, out)
     return True
+
+
+def _check_shapes(
+    planes: Sequence[np.ndarray], out: np.ndarray, base0: np.ndarray, base1: np.ndarray
+) -> None:
+    if out.ndim != 1 or not out.flags.c_contiguous or len(planes) != out.dtype.itemsize:
+        raise ValueError("fused_merge needs a flat output and one plane per byte of its words")
+    for plane in planes:
+        if plane.dtype != np.uint8 or plane.shape != out.shape or not plane.flags.c_contiguous:
+            raise ValueError("fused_merge planes must be contiguous uint8 of the output's length")
+    for base in (base0, base1):
+        if base.dtype != out.dtype or base.shape != out.shape or not base.flags.c_contiguous:
+            raise ValueError("fused_merge bases must be contiguous words like the output")
 
 
 def scatter_planes(planes: Sequence[np.ndarray], rows: np.ndarray) -> None:

@@ -69,6 +69,9 @@ class ZigzagDeltaCodec:
         _check_bases(bases, out.size, self.name)
         target = _words(out, word)
         base_words = [as_words(b) for b in bases]
+        inner_word = int(params["inner"].get("itemsize", word))
+        if inner_word != word or any(b.dtype.itemsize != word for b in base_words):
+            raise CorruptObjectError(f"{self.name} object's word size does not match its bases")
         predictor = params["predictor"]
         inner = get_codec(params["inner_codec"])
         if not isinstance(inner, ShuffleZstdCodec):

@@ -138,8 +138,20 @@ class VersionGraph:
         A best common ancestor is a common ancestor that is not an ancestor of another common
         ancestor. Criss-cross histories have more than one.
         """
-        a, b = self._hash(commit1_hash), self._hash(commit2_hash)
-        common = ({a} | set(self._bfs(a, self._parents))) & ({b} | set(self._bfs(b, self._parents)))
+        return self.best_common_ancestors([commit1_hash], [commit2_hash])
+
+    def best_common_ancestors(self, left: Iterable[str], right: Iterable[str]) -> list[str]:
+        """The best common ancestors of two *sets* of commits, newest first: what a merge of
+        ``right`` into a commit whose parents are ``left`` would use as bases."""
+
+        def reach(refs: Iterable[str]) -> set[str]:
+            out: set[str] = set()
+            for ref in refs:
+                h = self._hash(ref)
+                out |= {h, *self._bfs(h, self._parents)}
+            return out
+
+        common = reach(left) & reach(right)
         redundant: set[str] = set()
         for candidate in self._newest_first(common):
             if candidate not in redundant:

@@ -249,6 +249,7 @@ def merge_arguments(record: Mapping[str, Any]) -> dict[str, Any]:
         **dict(record.get("params", {})),
         "overrides": dict(record.get("overrides", {})) or None,
         "non_float": record.get("non_float", NonFloat.OURS.value),
+        **({"allow_unrelated": True} if record.get("base") is None else {}),
     }
 
 
@@ -281,7 +282,7 @@ def versions_of(commit: Commit) -> dict[str, WeightVersion]:
 def base_versions(
     bases: Sequence[str],
     commit_of: Callable[[str], Commit],
-    merge_bases: Callable[[str, str], list[str]],
+    merge_bases: Callable[[Sequence[str], Sequence[str]], list[str]],
 ) -> dict[str, WeightVersion]:
     """The weights of the merge base.
 
@@ -289,10 +290,13 @@ def base_versions(
     git's recursive strategy does: the bases are merged three-way against their own merge base,
     recursively. A weight the bases changed differently keeps that deeper ancestor's version,
     which is a common ancestor of both sides, so nothing is taken as "unchanged" wrongly.
+    ``merge_bases(left, right)`` gives the best common ancestors of two sets of commits.
     """
     merged = versions_of(commit_of(bases[0]))
-    for other in bases[1:]:
-        deeper = merge_bases(bases[0], other)
+    for i, other in enumerate(bases[1:], start=1):
+        # The virtual commit built so far has bases[:i] as parents (as in git's recursive
+        # strategy): its merge bases with the next one come from all of them.
+        deeper = merge_bases(bases[:i], [other])
         ancestor = base_versions(deeper, commit_of, merge_bases) if deeper else {}
         merged = _merge_versions(merged, versions_of(commit_of(other)), ancestor)
     return merged

@@ -150,6 +150,7 @@ def _trim(tau: np.ndarray, density: float) -> np.ndarray:
     if keep >= tau.size:
         return tau
     magnitude = np.abs(tau)
+    magnitude[np.isnan(magnitude)] = np.inf  # NaN changes are kept (and propagate), not ranked last
     threshold = np.partition(magnitude.reshape(-1), tau.size - keep)[tau.size - keep]
     trimmed: np.ndarray = np.where(magnitude >= threshold, tau, tau.dtype.type(0))
     return trimmed
@@ -157,7 +158,8 @@ def _trim(tau: np.ndarray, density: float) -> np.ndarray:
 
 def _elect_and_average(taus: list[np.ndarray], weights: tuple[float, float]) -> np.ndarray:
     """TIES: the sign with the larger weighted total wins each element; the values that agree
-    with it are averaged (weighted); elements where none agrees get zero."""
+    with it are averaged (weighted); elements where none agrees get zero, and elements where
+    a kept change is NaN stay NaN."""
     elected = np.sign(sum(t * w for t, w in zip(taus, weights, strict=True)))
     total = np.zeros_like(taus[0])
     weight_sum = np.zeros_like(taus[0])
@@ -168,6 +170,8 @@ def _elect_and_average(taus: list[np.ndarray], weights: tuple[float, float]) -> 
     averaged: np.ndarray = np.divide(
         total, weight_sum, out=np.zeros_like(total), where=weight_sum != 0
     )
+    # A NaN change (a diverged weight) is not a sign to vote with: it propagates, visibly.
+    averaged[np.isnan(elected)] = np.nan
     return averaged
 
 

@@ -159,7 +159,11 @@ class MergeRunner:
                 f"refusing to merge unrelated histories: {request.source} shares no commit with "
                 "HEAD; pass allow_unrelated=True to merge them as if from an empty base"
             )
-        base = base_versions(bases, self._commits.get, self._graph.get_merge_bases) if bases else {}
+        base = (
+            base_versions(bases, self._commits.get, self._graph.best_common_ancestors)
+            if bases
+            else {}
+        )
         tensors = plan_tensors(
             self._commits.get(ours),
             self._commits.get(theirs),
@@ -244,11 +248,10 @@ class MergeRunner:
                 f"HEAD moved from {str(plan.ours)[:8]} to {str(head.commit_hash)[:8]} while "
                 f"merging {plan.source}; run the merge again"
             )
-        staged = self._staged()
-        if staged.has_changes:
-            self._check_staging()
-        if not staged.clean:
-            self._clear_staging()
+        self._check_staging()
+        # Anything left staged (entries equal to HEAD, removals of names HEAD lacks) would
+        # apply to the merged snapshot in the next commit: drop it.
+        self._clear_staging()
         return head
 
     def _default_message(self, plan: MergePlan) -> str:

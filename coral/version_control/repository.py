@@ -405,16 +405,19 @@ class Repository(MergeCommands):
     def delete_branch(self, name: str, *, force: bool = False) -> Branch:
         """Delete a branch. Refuses a branch whose commits no other branch or tag reaches,
         unless ``force`` (they stay recoverable through the reflog until garbage collection)."""
-        branch = self.branch_manager.get_branch(name)
-        if not force and self.current_branch != name:  # that refusal comes first, below
-            others = [b.commit_hash for b in self.branch_manager.list_branches() if b.name != name]
-            others += [v.commit_hash for v in self._versions.all().values()]
-            if not any(self.version_graph.is_ancestor(branch.commit_hash, o) for o in others):
-                raise UnmergedBranchError(
-                    f"branch {name!r} is not merged into any other branch or tag; "
-                    f"delete it with delete_branch({name!r}, force=True) if you mean it"
-                )
-        return self.branch_manager.delete_branch(name)
+        with self._lock.hold():  # the checks and the deletion are one step
+            branch = self.branch_manager.get_branch(name)
+            if not force and self.current_branch != name:  # that refusal comes first, below
+                others = [
+                    b.commit_hash for b in self.branch_manager.list_branches() if b.name != name
+                ]
+                others += [v.commit_hash for v in self._versions.all().values()]
+                if not any(self.version_graph.is_ancestor(branch.commit_hash, o) for o in others):
+                    raise UnmergedBranchError(
+                        f"branch {name!r} is not merged into any other branch or tag; "
+                        f"delete it with delete_branch({name!r}, force=True) if you mean it"
+                    )
+            return self.branch_manager.delete_branch(name)
 
     def _is_branch(self, ref: str) -> bool:
         try:
@@ -447,7 +450,7 @@ class Repository(MergeCommands):
                         f"weights are staged; commit them, call repo.reset(), or use "
                         f"checkout({target!r}, force=True) to drop them"
                     )
-                if not staged.clean:
+                if not self._staging.read().empty:  # incl. removals of names HEAD lacks
                     self._staging.unstage(None)
                 if new_branch is not None:
                     self._refs.set_head_branch(new_branch)

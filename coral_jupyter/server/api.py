@@ -18,12 +18,19 @@ def version() -> dict[str, str]:
     return {"version": __version__}
 
 
-def open_repository(directory: Path) -> Repository | None:
-    """The repository at or above ``directory``, or None."""
-    try:
-        return Repository(directory)
-    except NotARepositoryError:
-        return None
+def open_repository(directory: Path, root: Path) -> Repository | None:
+    """The repository at or above ``directory`` but not above ``root``, or None. Nothing
+    outside the root is opened (opening a repository may create its missing directories)."""
+    here, root = directory.resolve(), root.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".coral").is_dir():
+            try:
+                return Repository(candidate)
+            except NotARepositoryError:
+                return None
+        if candidate == root:
+            break
+    return None
 
 
 def summary(repo: Repository | None, directory: Path, root: Path) -> dict[str, Any]:

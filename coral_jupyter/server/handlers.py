@@ -79,10 +79,7 @@ class CoralHandler(APIHandler):
         """The directory ``path`` and the repository at or above it, if that is inside the
         server root (one above the root is not ours to show)."""
         directory = self.directory(path)
-        repo = api.open_repository(directory)
-        if repo is not None and not _inside(repo.path, self.root):
-            repo = None
-        return directory, repo
+        return directory, api.open_repository(directory, self.root)
 
     def repository(self, path: str | None = None) -> Repository:
         """The repository for ``path`` (default: the ``path`` query argument)."""

@@ -256,9 +256,11 @@ class DagExplorer(StaticFallback):
 
     def checkout_selected(self) -> None:
         commit = self._require_selection()
-        on_branch = [
-            b.name for b in self.repo.branch_manager.list_branches() if b.commit_hash == commit
-        ]
+        current = self.repo.current_branch
+        on_branch = sorted(
+            (b.name for b in self.repo.branch_manager.list_branches() if b.commit_hash == commit),
+            key=lambda name: (name != current, name),  # stay on the current branch if it is here
+        )
         target = on_branch[0] if on_branch else commit
         self.repo.checkout(target)
         self._say(f"Checked out {target if on_branch else commit[:8]}")
