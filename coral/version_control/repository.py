@@ -37,16 +37,15 @@ from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.config import Config
-from coral.version_control.diff import diff_commits
 from coral.version_control.fsck import Fsck, FsckReport
 from coral.version_control.graph import VersionGraph
+from coral.version_control.history_api import HistoryCommands
 from coral.version_control.identity import resolve_identity
 from coral.version_control.layout import RepoLayout
 from coral.version_control.lazy import LazyWeights
 from coral.version_control.merge_api import MergeCommands
 from coral.version_control.refs import Head, RefStore
 from coral.version_control.resolve import RefResolver
-from coral.version_control.show import CommitView
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
 from coral.version_control.status import Status, compute_status
 from coral.version_control.store_setup import open_store
@@ -60,7 +59,7 @@ from coral.version_control.weight_input import (
 from coral.version_control.write_plan import WritePlanner
 
 
-class Repository(MergeCommands):
+class Repository(HistoryCommands, MergeCommands):
     """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
 
     Args:
@@ -465,65 +464,6 @@ class Repository(MergeCommands):
                     f"checkout: moving from {origin} to {target}",
                 )
         return self._commits.get(new_hash)
-
-    # --- history ---
-
-    def log(self, max_commits: int | None = None, branch: str | None = None) -> list[Commit]:
-        """Commits reachable from ``branch`` (default: HEAD), newest first; [] before the first
-        commit."""
-        if max_commits is not None and (
-            not isinstance(max_commits, int) or isinstance(max_commits, bool) or max_commits < 0
-        ):
-            raise InvalidValueError(f"max_commits must be a non-negative int, got {max_commits!r}")
-        if branch is None:
-            if self._refs.head().commit_hash is None:
-                return []
-            start = "HEAD"
-        else:
-            start = branch
-        out: list[Commit] = []
-        for commit in self.version_graph.walk([start]):
-            if max_commits is not None and len(out) >= max_commits:
-                break
-            out.append(commit)
-        return out
-
-    def diff(
-        self, from_ref: str, to_ref: str | None = None, *, stats: bool = False
-    ) -> dict[str, Any]:
-        """Weights added, removed and modified between two commits (``to_ref`` defaults to HEAD).
-
-        Args:
-            stats: add ``modified[name]["stats"]``: L2 of the change, relative change, cosine
-                similarity, max abs difference and fraction of elements changed.
-        """
-        old = self.get_commit(from_ref)
-        new = self.get_commit(to_ref if to_ref is not None else "HEAD")
-        load = (lambda oid: self.store.read(oid, verify=self._verify_reads())) if stats else None
-        return diff_commits(old, new, load)
-
-    def show(self, ref: str = "HEAD") -> CommitView:
-        """One commit: message, author, the refs on it, what it changed against its first
-        parent, and for a merge how it was made (strategy, parameters, resolved conflicts).
-        ``print(repo.show("main"))`` reads like ``git show --stat``."""
-        commit = self.get_commit(ref)
-        if commit.parent_hashes:
-            parent = self._commits.get(commit.parent_hashes[0])
-        else:
-            parent = Commit.create([], {}, commit.metadata)
-        tags = [v for v in self._versions.all().values() if v.commit_hash == commit.commit_hash]
-        return CommitView(
-            commit=commit,
-            changes=diff_commits(parent, commit),
-            branches=sorted(
-                b.name
-                for b in self.branch_manager.list_branches()
-                if b.commit_hash == commit.commit_hash
-            ),
-            head=self._refs.head().commit_hash == commit.commit_hash,
-            tags=sorted(v.name for v in tags),
-            metrics={v.name: dict(v.metrics or {}) for v in tags},
-        )
 
     # --- tags ---
 

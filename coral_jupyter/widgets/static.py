@@ -7,16 +7,18 @@ GitHub and kernels without the front-end packages show instead of an error.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 
-class StaticFallback:
+class StaticFallback(ABC):
     """Mixin: ``self.widget`` is the live ipywidget; :meth:`static_html` the fallback."""
 
     widget: Any
 
+    @abstractmethod
     def static_html(self) -> str:
-        raise NotImplementedError
+        """The same content as static HTML."""
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
