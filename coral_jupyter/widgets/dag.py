@@ -12,6 +12,7 @@ import html
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import ipywidgets as widgets
@@ -79,10 +80,12 @@ class DagModel:
         return model
 
     def position(self, commit_hash: str) -> DagNode | None:
-        for node in self.nodes:
-            if node.commit.commit_hash == commit_hash:
-                return node
-        return None
+        return self._by_hash.get(commit_hash)
+
+    @cached_property
+    def _by_hash(self) -> dict[str, DagNode]:
+        # Built once the model is complete (build() fills nodes before anyone asks).
+        return {node.commit.commit_hash: node for node in self.nodes}
 
 
 def _edge(
