@@ -45,7 +45,7 @@ def unload_ipython_extension(shell: Any) -> None:
 
 def _register_displays_if_in_ipython() -> None:
     # `import coral_jupyter` in a notebook is enough for Coral objects to display richly.
-    from IPython import get_ipython
+    from IPython.core.getipython import get_ipython
 
     shell = get_ipython()
     if shell is not None and hasattr(shell, "display_formatter"):
