@@ -7,4 +7,6 @@ The public entry points::
     from coral.integrations.pytorch import pytorch_to_coral
 """
 
-__version__ = "0.1.0"
+from coral._version import __version__
+
+__all__ = ["__version__"]

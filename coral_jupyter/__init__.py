@@ -26,6 +26,11 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "coral_jupyter.server"}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built sidebar is (``jupyter labextension develop .`` links it from here)."""
+    return [{"src": "labextension", "dest": "coral-jupyter"}]
+
+
 def load_ipython_extension(shell: Any) -> None:
     """``%load_ext coral_jupyter``: the magics, their tab completion, the rich displays."""
     from coral_jupyter.completion import complete_hook

@@ -1,8 +1,11 @@
-"""Shared fixtures: a fresh repository per test, with a fixed identity."""
+"""Shared fixtures: a fresh repository per test, with a fixed identity; one JupyterLab and one
+headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,3 +28,26 @@ def repo(tmp_path: Path) -> Repository:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One real JupyterLab for every browser test: (its URL, its root folder)."""
+    from tests.lab_browser import running_lab
+
+    root = tmp_path_factory.mktemp("lab")
+    with running_lab(root) as url:
+        yield url, root
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Python playwright."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.lab_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

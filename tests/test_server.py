@@ -67,9 +67,33 @@ async def test_repository_summary_from_a_notebook_folder(
 ) -> None:
     code, body = await _get(jp_fetch, "repo", path="proj/notebooks")
     assert code == 200 and body["found"] and body["root"] == "proj"
-    assert body["branch"] == "main" and body["commits"] == 2 and body["tags"] == 1
+    assert body["branch"] == "main" and body["branches"] == 2 and body["tags"] == 1
     code, body = await _get(jp_fetch, "repo", path="")
     assert code == 200 and body == {"found": False, "directory": ""}
+
+
+async def test_summary_state_changes_with_anything_the_sidebar_shows(
+    jp_fetch: Any, project: Repository
+) -> None:
+    async def state() -> str:
+        return str((await _get(jp_fetch, "repo", path="proj"))[1]["state"])
+
+    first = await state()
+    assert await state() == first  # polling an unchanged repository: same token
+    project.stage_weights({"b": np.zeros(2, np.float32)})
+    staged = await state()
+    assert staged != first
+    assert (await _get(jp_fetch, "repo", path="proj"))[1]["staged"] == {
+        "added": 0,
+        "modified": 1,
+        "removed": 0,
+    }
+    project.commit("from a kernel")
+    committed = await state()
+    project.create_branch("elsewhere")
+    branched = await state()
+    project.tag_version("v2", None, {"acc": 0.95})
+    assert len({first, staged, committed, branched, await state()}) == 5
 
 
 async def test_branches_tags_commits_commit_and_diff(jp_fetch: Any, project: Repository) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,13 @@ def summary(repo: Repository | None, directory: Path, root: Path) -> dict[str, A
     if repo is None:
         return {"found": False, "directory": relative(directory, root)}
     head = repo.head
+    status = repo.status()
+    branch_list, tag_list = branches(repo), tags(repo)
+    staged = {
+        "added": len(status.added),
+        "modified": len(status.modified),
+        "removed": len(status.removed),
+    }
     return {
         "found": True,
         "directory": relative(directory, root),
@@ -46,10 +55,17 @@ def summary(repo: Repository | None, directory: Path, root: Path) -> dict[str, A
         "head_message": repo.get_commit(head.commit_hash).metadata.message
         if head.commit_hash
         else None,
-        "commits": len(repo.version_graph.commits()),
-        "branches": len(repo.branch_manager.list_branches()),
-        "tags": len(repo.list_versions()),
+        "branches": len(branch_list),
+        "tags": len(tag_list),
+        "staged": staged,
+        "state": _state_token(head.commit_hash, head.branch, branch_list, tag_list, staged),
     }
+
+
+def _state_token(*parts: Any) -> str:
+    """A digest of everything the sidebar shows: it polls the summary and reloads the rest
+    only when this changes (a commit, checkout, branch or tag made from a kernel or a shell)."""
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def branches(repo: Repository) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
 
 from coral.errors import (
     AmbiguousRefError,
@@ -100,19 +101,23 @@ class CoralHandler(APIHandler):
             raise tornado.web.HTTPError(400, reason="the request body must be a JSON object")
         return data
 
-    def respond(self, produce: Callable[[], Any]) -> None:
+    async def respond(self, produce: Callable[[], Any]) -> None:
+        """Run ``produce`` in a worker thread (reading a long history must not stall the
+        server's event loop, which serves every kernel and tab) and answer with its JSON."""
         try:
-            self.finish(json.dumps(produce()))
+            result = await IOLoop.current().run_in_executor(None, produce)
         except CoralError as err:
             self.set_status(status_of(err))
             self.finish(json.dumps({"error": type(err).__name__, "message": str(err)}))
+            return
+        self.finish(json.dumps(result))
 
 
 def _get(produce: Callable[[CoralHandler], Any]) -> type[CoralHandler]:
     class Handler(CoralHandler):
         @tornado.web.authenticated
-        def get(self) -> None:
-            self.respond(lambda: produce(self))
+        async def get(self) -> None:
+            await self.respond(lambda: produce(self))
 
     return Handler
 
@@ -120,9 +125,9 @@ def _get(produce: Callable[[CoralHandler], Any]) -> type[CoralHandler]:
 def _post(produce: Callable[[CoralHandler, dict[str, Any]], Any]) -> type[CoralHandler]:
     class Handler(CoralHandler):
         @tornado.web.authenticated
-        def post(self) -> None:
+        async def post(self) -> None:
             data = self.body()
-            self.respond(lambda: produce(self, data))
+            await self.respond(lambda: produce(self, data))
 
     return Handler
 
