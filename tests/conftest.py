@@ -1,5 +1,5 @@
-"""Shared fixtures: a fresh repository per test, with a fixed identity; one JupyterLab and one
-headless Chromium for the browser tests."""
+"""Shared fixtures: a fresh repository per test, with a fixed identity; JupyterLab and headless
+Chromium for the browser tests."""
 
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """One real JupyterLab for every browser test: (its URL, its root folder)."""
+    """A real JupyterLab for a module's browser tests: (its URL, its root folder). Per module,
+    so the kernels its notebooks started stop with it."""
     from tests.lab_browser import running_lab
 
     root = tmp_path_factory.mktemp("lab")
@@ -40,9 +41,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         yield url, root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's headless Chromium, driven by Python playwright."""
+    """Debian's headless Chromium, driven by Python playwright. Per module: playwright's sync
+    API keeps an asyncio loop running in the main thread while it is open, which would break
+    every later test that runs its own loop (pytest-jupyter's, nbclient's)."""
     from playwright.sync_api import sync_playwright
 
     from tests.lab_browser import CHROMIUM, CHROMIUM_ARGS

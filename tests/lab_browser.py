@@ -1,6 +1,6 @@
 """A real JupyterLab and Debian's headless Chromium for the browser tests (never a
 downloaded browser), plus the page helpers those tests share. The fixtures built on these
-live in ``conftest.py``, so one JupyterLab serves every browser test of a run."""
+live in ``conftest.py``."""
 
 from __future__ import annotations
 
@@ -151,3 +151,16 @@ def screenshot(locator: Any, name: str, tmp: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     locator.scroll_into_view_if_needed()
     locator.screenshot(path=str(target / name))
+
+
+# pytest-jupyter (loaded for test_server.py) adds autouse fixtures to every test that open,
+# run and close an asyncio loop in the main thread; playwright's sync API keeps its own loop
+# running there while a browser is open. Browser test modules import these no-op overrides.
+@pytest.fixture
+def jp_asyncio_loop() -> Iterator[None]:
+    yield None
+
+
+@pytest.fixture
+def jp_server_cleanup() -> Iterator[None]:
+    yield None

@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.lab_browser import browser_marks, click_center, open_notebook, screenshot, write_notebook
+from tests.lab_browser import (  # noqa: F401 (fixtures)
+    browser_marks,
+    click_center,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+    open_notebook,
+    screenshot,
+    write_notebook,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("plotly")

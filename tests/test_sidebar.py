@@ -16,7 +16,14 @@ import pytest
 
 from coral.version_control import Repository
 from coral_jupyter.server import api
-from tests.lab_browser import browser_marks, open_notebook, screenshot, write_notebook
+from tests.lab_browser import (  # noqa: F401 (fixtures)
+    browser_marks,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+    open_notebook,
+    screenshot,
+    write_notebook,
+)
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = browser_marks

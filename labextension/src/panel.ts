@@ -73,6 +73,7 @@ export class CoralPanel extends Widget {
   private selected: string | null = null;
   private details: CommitDetails | null = null;
   private busy = false;
+  private pending: boolean | null = null; // a refresh asked for while one was running
   private banner: HTMLElement;
   private status: HTMLElement;
   private body: HTMLElement;
@@ -139,40 +140,64 @@ export class CoralPanel extends Widget {
 
   /** Show the repository of `folder` (relative to the server root). */
   setFolder(folder: string): void {
-    if (folder !== this.folder || !this.loaded) {
-      this.folder = folder;
-      this.selected = null;
-      this.details = null;
-      void this.refresh(true);
+    if (folder === this.folder && this.loaded) {
+      return;
     }
+    this.folder = folder;
+    this.loaded = null;
+    if (this.isVisible) {
+      void this.refresh(true);
+    } // else onAfterShow loads it: a hidden panel costs the server nothing
   }
 
   protected onAfterShow(): void {
     void this.refresh(true);
   }
 
-  /** Reload everything when the repository changed (or when forced). */
+  /** Reload everything when the repository changed (or when forced). A call made while a
+   * refresh is running is kept and runs right after it, so no action's result is missed. */
   async refresh(force: boolean): Promise<void> {
     if (this.busy) {
+      this.pending = (this.pending ?? false) || force;
       return;
     }
     this.busy = true;
     try {
       const summary = await requestAPI<Summary>('repo', { path: this.folder });
-      if (!force && this.loaded && sameRepositoryState(summary, this.loaded.summary)) {
+      const previous = this.loaded?.summary;
+      if (!force && previous && sameRepositoryState(summary, previous)) {
         return;
+      }
+      if (!summary.found || (previous && previous.root !== summary.root)) {
+        this.selected = null; // another repository: its commits are not the selected one
       }
       this.loaded = summary.found
         ? await this.load(summary)
         : { summary, branches: [], tags: [], rows: [], total: 0 };
-      if (this.selected && !this.details) {
-        this.details = await this.fetchDetails(this.selected);
-      }
+      this.details = this.selected ? await this.detailsOrNothing(this.selected) : null;
       this.render();
     } catch (error) {
       this.showError(error);
     } finally {
       this.busy = false;
+      const again = this.pending;
+      this.pending = null;
+      if (again !== null) {
+        void this.refresh(again);
+      }
+    }
+  }
+
+  /** The selected commit's details, fresh (a tag may have been added); none if it is gone. */
+  private async detailsOrNothing(hash: string): Promise<CommitDetails | null> {
+    try {
+      return await this.fetchDetails(hash);
+    } catch (error) {
+      if (error instanceof CoralAPIError && error.status === 404) {
+        this.selected = null;
+        return null;
+      }
+      throw error;
     }
   }
 
@@ -249,7 +274,6 @@ export class CoralPanel extends Widget {
       this.setStatus(done(result));
       // Done: the names typed for it are used up (a failed action keeps them to fix).
       this.body.querySelectorAll('input').forEach(input => (input.value = ''));
-      this.details = null;
       await this.refresh(true);
     } catch (error) {
       this.showError(error);
