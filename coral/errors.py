@@ -28,6 +28,10 @@ Tree::
     ├── ConcurrentUpdateError          (RuntimeError) a ref moved under a compare-and-swap
     ├── MergeConflictError             (ValueError)   conflicts a merge cannot resolve
     ├── LockTimeoutError               (TimeoutError)
+    ├── RemoteError                    (RuntimeError) a remote cannot be reached or used
+    │   ├── RemoteNotFoundError        (KeyError)     no remote of that name
+    │   ├── NonFastForwardError                       push would drop commits on the remote
+    │   └── RemoteFormatError          (ValueError)   what a remote holds is invalid
     └── MissingExtraError              (ImportError)  an optional dependency is not installed
 """
 
@@ -135,6 +139,28 @@ class MergeConflictError(CoralError, ValueError):
 
 class LockTimeoutError(CoralError, TimeoutError):
     """Another process held the repository lock for too long."""
+
+
+class RemoteError(CoralError, RuntimeError):
+    """A remote cannot be reached, refused a request, or is not a Coral remote."""
+
+
+class RemoteNotFoundError(RemoteError, KeyError):
+    """No remote with that name is configured."""
+
+
+class NonFastForwardError(RemoteError):
+    """A push would move a remote branch to a commit that does not contain its current one.
+
+    ``result`` holds what the push did for the branches and tags it could update."""
+
+    def __init__(self, message: str, result: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.result = result or {}
+
+
+class RemoteFormatError(RemoteError, ValueError):
+    """Something read from a remote is malformed, oversized, or does not match its name."""
 
 
 class MissingExtraError(CoralError, ImportError):

@@ -21,7 +21,9 @@ from coral_jupyter.display import (
     LogView,
     MergeOutcome,
     Notice,
+    RemoteList,
     RepositorySummary,
+    TransferReport,
     VersionList,
 )
 from coral_jupyter.display.views import shapes_of
@@ -228,6 +230,43 @@ def _metrics(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]
     return MetricsPlot(session.repo, explorer=session.explorer)
 
 
+def _remote(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = session.repo
+    if args.action == "add":
+        if not args.name or not args.url:
+            raise UsageError("usage: %coral remote add NAME URL")
+        repo.add_remote(args.name, args.url)
+    elif args.action == "remove":
+        if not args.name:
+            raise UsageError("usage: %coral remote remove NAME")
+        repo.remove_remote(args.name)
+    return RemoteList(repo.list_remotes())
+
+
+def _push(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    result = session.repo.push(args.remote, force=args.force, branch=args.branch)
+    return TransferReport(f"Pushed to {args.remote}", {"push": result})
+
+
+def _pull(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    result = session.repo.pull(args.remote, force=args.force)
+    return TransferReport(f"Pulled from {args.remote}", {"pull": result})
+
+
+def _sync(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    result = session.repo.sync(args.remote)
+    state = "in sync" if result["is_synced"] else "not in sync"
+    return TransferReport(
+        f"Synced with {args.remote}: {state}", {"pull": result["pull"], "push": result["push"]}
+    )
+
+
+def _clone(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    repo = Repository.clone(args.url, args.path)
+    session.open(repo.path)
+    return RepositorySummary.of(session.repo)
+
+
 def _help_command(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return _help(args.command)
 
@@ -260,6 +299,11 @@ HANDLERS: dict[str, Handler] = {
     "show": _show,
     "get": _get,
     "versions": _versions,
+    "remote": _remote,
+    "push": _push,
+    "pull": _pull,
+    "sync": _sync,
+    "clone": _clone,
     "fsck": _fsck,
     "dag": _dag,
     "diffview": _diffview,

@@ -15,6 +15,7 @@ from coral_jupyter.session import Session
 _REF_COMMANDS = {"checkout", "merge", "diff", "diffview", "show", "log", "branch", "dag"}
 _REF_OPTIONS = {"--branch", "--from", "--ref", "-d", "--delete", "-D", "--force-delete"}
 _VARIABLE_COMMANDS = {"add", "commit"}
+_REMOTE_COMMANDS = {"push", "pull", "sync"}
 
 
 def candidates(session: Session, user_ns: dict[str, Any], line: str) -> list[str]:
@@ -31,6 +32,14 @@ def candidates(session: Session, user_ns: dict[str, Any], line: str) -> list[str
         return sorted(n for n in user_ns if not n.startswith("_"))
     if previous in _REF_OPTIONS or (command in _REF_COMMANDS and not words[-1].startswith("-")):
         return _refs(session)
+    if command in _REMOTE_COMMANDS and not words[-1].startswith("-") and len(words) == 2:
+        return _safely(lambda: sorted(session.repo.list_remotes()))
+    if command == "remote":
+        return (
+            ["add", "remove"]
+            if len(words) == 2
+            else _safely(lambda: sorted(session.repo.list_remotes()))
+        )
     if command == "get":
         return _weights(session) if len(words) == 2 else _refs(session)
     if command in _VARIABLE_COMMANDS and not previous.startswith("-"):

@@ -44,6 +44,8 @@ class CoralMagics(Magics):
                merge BRANCH [--strategy S] [--alpha A] [--param K=V] [--dry-run] ... |
                tag NAME [-d DESC] [--metric K=V] [--ref REF] [--delete] |
                diff [A] [B] [--stats] | show [REF] | get WEIGHT [REF] | versions |
+               remote [add NAME URL | remove NAME] | push [REMOTE] [--branch B] [-f] |
+               pull [REMOTE] [-f] | sync [REMOTE] | clone URL PATH |
                fsck [--quick] | help [SUBCOMMAND]
 
         %%coral commit -m MSG [NAME...]

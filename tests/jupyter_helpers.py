@@ -26,6 +26,8 @@ class Shell:
         self.ip.reset()
         self.session = Session()
         self.ip.register_magics(CoralMagics(self.ip, self.session))
+        # The shell is a singleton: drop the completion hooks of earlier tests' sessions.
+        self.ip.strdispatchers["complete_command"].strs.pop("%coral", None)
         self.ip.set_hook("complete_command", complete_hook(self.session), str_key="%coral")
         register(self.ip)
 

@@ -361,3 +361,29 @@ def test_objects_committed_together_are_prefixed_and_collisions_refused(shell: S
     before = shell.session.repo.status()
     assert "give a weight named 'lin.weight'" in shell.usage_error("%coral add lin lin.weight")
     assert shell.session.repo.status() == before
+
+
+def test_remotes_push_pull_sync_and_clone(project: Shell, tmp_path: Path) -> None:
+    from coral_jupyter.display import RemoteList, TransferReport
+
+    assert "No remotes" in repr(project.run("%coral remote"))
+    remotes = project.run(f"%coral remote add origin file://{tmp_path}/shared")
+    assert isinstance(remotes, RemoteList) and "origin" in repr(remotes)
+    project.html(remotes)
+    assert project.complete("%coral push ") == ["origin"]
+    pushed = project.run("%coral push")
+    assert isinstance(pushed, TransferReport) and pushed.result["weights_pushed"] == 4
+    assert "main -> " in repr(pushed)
+    project.html(pushed)
+    project.run("with torch.no_grad(): model[0].bias.add_(1.0)")
+    project.run('%coral commit -m "bias" model')
+    synced = project.run("%coral sync origin")
+    assert "in sync" in repr(synced) and synced.result["push"]["weights_pushed"] == 1
+    summary = project.run(f"%coral clone file://{tmp_path}/shared {tmp_path}/copy")
+    assert "2 commits" in repr(summary)
+    assert project.session.repo.path == (tmp_path / "copy").resolve()
+    assert "0 weight object(s) pulled" in repr(project.run("%coral pull"))
+    assert "no remote named 'nope'" in project.usage_error("%coral push nope")
+    assert "usage" in project.usage_error("%coral remote add onlyname")
+    project.run("%coral remote remove origin")
+    assert project.session.repo.list_remotes() == {}

@@ -17,6 +17,7 @@ from coral.version_control.config import DEFAULTS, Config
 from coral.version_control.layout import RepoLayout
 from coral.version_control.refs import RefStore
 from coral.version_control.staging import StagingArea
+from coral.version_control.tracking import TrackingRefs
 from coral.version_control.version import VersionStore
 
 
@@ -68,6 +69,7 @@ class Fsck:
     refs: RefStore
     versions: VersionStore
     staging: StagingArea
+    tracking: TrackingRefs | None = None
     report: FsckReport = field(default_factory=FsckReport)
 
     def run(self, verify_objects: bool = True) -> FsckReport:
@@ -128,6 +130,7 @@ class Fsck:
                         name,
                         f"branch {name!r} points to missing commit {branch.commit_hash}",
                     )
+        tips |= self._check_tracking_refs()
         try:
             versions = self.versions.all()
         except CoralError as err:
@@ -149,6 +152,30 @@ class Fsck:
                     version.name,
                     f"tag {version.name!r} points to missing commit {version.commit_hash}",
                 )
+        return tips
+
+    def _check_tracking_refs(self) -> set[str]:
+        """``refs/remotes/<remote>/<branch>``: readable, pointing at commits we have."""
+        if self.tracking is None or not self.tracking.root.is_dir():
+            return set()
+        tracking, root = self.tracking, self.tracking.root
+        tips: set[str] = set()
+        for folder in sorted(root.iterdir()):
+            subject = f"refs/remotes/{folder.name}"
+            try:
+                refs = tracking.all(folder.name)
+            except CoralError as err:
+                self.report.error("bad-ref", subject, str(err))
+                continue
+            for branch, commit_hash in refs.items():
+                tips.add(commit_hash)
+                if commit_hash not in self.commits:
+                    self.report.error(
+                        "bad-ref",
+                        f"{subject}/{branch}",
+                        f"remote-tracking branch {folder.name}/{branch} points to missing "
+                        f"commit {commit_hash}; pull from {folder.name!r} again to repair it",
+                    )
         return tips
 
     def _check_commits(self, bad_objects: set[str], tips: set[str]) -> None:

@@ -37,6 +37,8 @@ def _problem(name: str) -> str | None:
         return "it looks like a commit hash, which it would hide"
     if _FORBIDDEN_CHARS.search(name):
         return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    if name.startswith("-"):
+        return "it starts with '-' (it would read as an option on a command line)"
     if name.startswith("/") or name.endswith("/") or "//" in name:
         return "it starts or ends with '/' or contains '//'"
     if ".." in name:

@@ -45,10 +45,12 @@ from coral.version_control.layout import RepoLayout
 from coral.version_control.lazy import LazyWeights
 from coral.version_control.merge_api import MergeCommands
 from coral.version_control.refs import Head, RefStore
+from coral.version_control.remote_api import RemoteCommands
 from coral.version_control.resolve import RefResolver
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
 from coral.version_control.status import Status, compute_status
 from coral.version_control.store_setup import open_store
+from coral.version_control.tracking import TrackingRefs
 from coral.version_control.version import Version, VersionStore, check_metrics
 from coral.version_control.weight_input import (
     check_weight_name,
@@ -59,7 +61,7 @@ from coral.version_control.weight_input import (
 from coral.version_control.write_plan import WritePlanner
 
 
-class Repository(HistoryCommands, MergeCommands):
+class Repository(HistoryCommands, MergeCommands, RemoteCommands):
     """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
 
     Args:
@@ -93,7 +95,8 @@ class Repository(HistoryCommands, MergeCommands):
         self._refs = RefStore(layout.coral_dir, tmp, self._lock)
         self._versions = VersionStore(layout.versions_dir, tmp, self._lock)
         self._staging = StagingArea(layout.staging_file, tmp, self._lock)
-        self._resolver = RefResolver(self._refs, self._commits, self._versions)
+        self._tracking = TrackingRefs(layout.coral_dir, tmp)
+        self._resolver = RefResolver(self._refs, self._commits, self._versions, self._tracking)
         self.branch_manager = BranchManager(self._refs, self.resolve_ref, who=self._who)
         self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
 
@@ -516,8 +519,18 @@ class Repository(HistoryCommands, MergeCommands):
     def _metadata(commit: Commit, name: str, arr: np.ndarray) -> WeightMetadata:
         return commit.weight_metadata.get(name) or WeightMetadata(name, arr.shape, arr.dtype)
 
-    def get_weight(self, name: str, commit_ref: str | None = None) -> WeightTensor:
-        """One weight, bit-exact, from a commit (default: HEAD)."""
+    def get_weight(
+        self, name: str, commit_ref: str | None = None, remote: str | None = None
+    ) -> WeightTensor:
+        """One weight, bit-exact, from a commit (default: HEAD).
+
+        With ``remote``, ``commit_ref`` names a branch, tag or commit *on that remote*, and
+        only this weight's objects (and their delta bases) are downloaded: a look at one layer
+        of a large model without pulling all of it.
+        """
+        if remote is not None:
+            commit = self._fetch_weight_commit(remote, commit_ref or "HEAD", name)
+            return self._load(name, commit)
         return self._load(name, self.get_commit(commit_ref or "HEAD"))
 
     def get_all_weights(
@@ -571,6 +584,7 @@ class Repository(HistoryCommands, MergeCommands):
             self._refs,
             self._versions,
             self._staging,
+            self._tracking,
         ).run(verify_objects)
 
     def close(self) -> None:

@@ -1,9 +1,9 @@
 """Turning what a user types into a commit hash.
 
-Accepted, in this order: ``HEAD``; a branch; a tag (version name or version_id); a full commit
-hash; an abbreviated commit hash of at least 4 hex digits that matches one commit. Any of them
-may be followed by git's relative suffixes: ``~N`` (N first parents back), ``^`` / ``^N``
-(the N-th parent of a merge).
+Accepted, in this order: ``HEAD``; a full commit hash; a branch; a tag (version name or
+version_id); a remote-tracking branch (``origin/main``); an abbreviated commit hash of at least
+4 hex digits that matches one commit. Any of them may be followed by git's relative suffixes:
+``~N`` (N first parents back), ``^`` / ``^N`` (the N-th parent of a merge).
 """
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ from __future__ import annotations
 import difflib
 import re
 
-from coral.errors import AmbiguousRefError, RefNotFoundError, UnbornBranchError
+from coral.errors import (
+    AmbiguousRefError,
+    InvalidNameError,
+    RefNotFoundError,
+    UnbornBranchError,
+)
 from coral.version_control.commit import COMMIT_HASH_LENGTH
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.refnames import check_ref_name
 from coral.version_control.refs import RefStore
+from coral.version_control.tracking import TrackingRefs
 from coral.version_control.version import VersionStore
 
 MIN_ABBREV = 4
@@ -25,10 +31,28 @@ _HEX_RE = re.compile(r"^[0-9a-f]+$")
 
 
 class RefResolver:
-    def __init__(self, refs: RefStore, commits: CommitStore, versions: VersionStore) -> None:
+    def __init__(
+        self,
+        refs: RefStore,
+        commits: CommitStore,
+        versions: VersionStore,
+        tracking: TrackingRefs | None = None,
+    ) -> None:
         self._refs = refs
         self._commits = commits
         self._versions = versions
+        self._tracking = tracking
+
+    def _tracked(self, name: str) -> str | None:
+        """``origin/main``: where the remote's branch was at the last push or pull."""
+        remote, _, branch = name.partition("/")
+        if self._tracking is None or not branch:
+            return None
+        try:
+            commit_hash = self._tracking.get(remote, branch)
+        except InvalidNameError:
+            return None
+        return commit_hash if commit_hash is not None and commit_hash in self._commits else None
 
     def resolve(self, ref: str) -> str:
         """The full hash of the commit ``ref`` names.
@@ -65,6 +89,9 @@ class RefResolver:
             version = self._versions.by_name(name)
             if version is not None:
                 return version.commit_hash
+            tracked = self._tracked(name)
+            if tracked is not None:
+                return tracked
         version_by_id = self._versions.all().get(name)
         if version_by_id is not None:
             return version_by_id.commit_hash

@@ -191,3 +191,31 @@ class VersionStore:
             self.path(version.version_id).unlink()
             fsync_dir(self.versions_dir)
         return version
+
+    def install(self, version: Version, *, replace: bool = False) -> bool:
+        """Store a tag received from elsewhere (a remote), as it was made there: its name,
+        commit, description, metrics and time. Its file name is recomputed from name and
+        commit, never taken from the sender. Returns False when a tag of that name exists
+        on another commit and ``replace`` is off (the local one wins)."""
+        check_ref_name(version.name, "tag")
+        checked = Version(
+            version_id=make_version_id(version.name, version.commit_hash),
+            commit_hash=version.commit_hash,
+            name=version.name,
+            description=version.description if isinstance(version.description, str) else None,
+            metrics=check_metrics(version.metrics),
+            created_at=version.created_at,
+        )
+        with self._lock.hold():
+            existing = self.by_name(version.name)
+            if existing is not None:
+                if existing.commit_hash == version.commit_hash:
+                    return True
+                if not replace:
+                    return False
+            atomic_write_json(
+                self.path(checked.version_id), checked.to_dict(), tmp_dir=self._tmp_dir
+            )
+            if existing is not None:  # after the new file: a crash leaves a tag, never none
+                self.path(existing.version_id).unlink()
+        return True

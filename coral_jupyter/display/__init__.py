@@ -1,5 +1,6 @@
 """Notebook displays: static HTML (no JavaScript) with a text fallback."""
 
+from coral_jupyter.display.transfer import RemoteList, TransferReport
 from coral_jupyter.display.views import (
     BranchList,
     DiffView,
@@ -16,6 +17,8 @@ __all__ = [
     "LogView",
     "MergeOutcome",
     "Notice",
+    "RemoteList",
     "RepositorySummary",
+    "TransferReport",
     "VersionList",
 ]

@@ -1,0 +1,33 @@
+"""The parts of a local repository a transfer reads and writes, handed over explicitly by
+:class:`~coral.version_control.remote_api.RemoteCommands` (so this layer never reaches into
+the repository's private attributes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from coral.storage.store import TensorStore
+from coral.version_control.commit_store import CommitStore
+from coral.version_control.refs import RefStore
+from coral.version_control.staging import StagingArea
+from coral.version_control.tracking import TrackingRefs
+from coral.version_control.version import VersionStore
+
+
+@dataclass(frozen=True)
+class LocalSide:
+    store: TensorStore
+    commits: CommitStore
+    refs: RefStore
+    versions: VersionStore
+    staging: StagingArea
+    tracking: TrackingRefs
+    tmp_dir: Path
+    who: str
+
+    def parents(self, commit_hash: str) -> list[str]:
+        return list(self.commits.get(commit_hash).parent_hashes)
+
+    def branch_heads(self) -> dict[str, str]:
+        return {b.name: b.commit_hash for b in self.refs.list_branches()}

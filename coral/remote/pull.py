@@ -1,0 +1,281 @@
+"""``repo.pull`` and lazy remote reads: fetch what the remote's refs reach and this repository
+lacks (commits checked against their hashes, objects decoded and re-hashed before they are
+installed), record where the remote's branches are, then bring local branches up to date
+where that loses nothing.
+
+Order on disk: objects, then commits, then refs, so a pull killed at any point leaves a
+repository whose every ref has its whole history and every tensor; re-running it fetches only
+what is still missing."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coral.errors import RemoteFormatError
+from coral.remote import keys, wire
+from coral.remote.backend import RemoteKeyNotFound
+from coral.remote.history import parents_first, reachable, weight_objects
+from coral.remote.install import Downloaded, verify_and_install
+from coral.remote.local import LocalSide
+from coral.remote.progress import Progress, ProgressCallback
+from coral.remote.remote import Remote, RemoteRefs
+from coral.version_control.commit import Commit
+from coral.version_control.refs import Branch
+
+
+@dataclass
+class PullResult:
+    weights_pulled: int = 0
+    bytes_transferred: int = 0
+    skipped: int = 0
+    commits_pulled: int = 0
+    branches_updated: dict[str, str] = field(default_factory=dict)
+    branches_created: list[str] = field(default_factory=list)
+    diverged: dict[str, str] = field(default_factory=dict)
+    tags_pulled: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "weights_pulled": self.weights_pulled,
+            "bytes_transferred": self.bytes_transferred,
+            "skipped": self.skipped,
+            "commits_pulled": self.commits_pulled,
+            "branches_updated": dict(self.branches_updated),
+            "branches_created": list(self.branches_created),
+            "diverged": dict(self.diverged),
+            "tags_pulled": list(self.tags_pulled),
+            "rejected": dict(self.rejected),
+        }
+
+
+def pull(
+    local: LocalSide,
+    remote: Remote,
+    *,
+    force: bool = False,
+    progress_callback: ProgressCallback | None = None,
+    show_progress: bool | None = None,
+    jobs: int = 8,
+) -> dict[str, Any]:
+    """Fetch, then update local branches: create the ones only the remote has, fast-forward
+    the ones behind it; a diverged branch is reported in ``diverged`` and left alone (with
+    ``force``: reset to the remote's)."""
+    result = PullResult()
+    state = fetch(local, remote, result, force, progress_callback, show_progress, jobs)
+    if state is not None:
+        _update_branches(local, remote, state, force, result)
+    return result.as_dict()
+
+
+def fetch(
+    local: LocalSide,
+    remote: Remote,
+    result: PullResult,
+    replace_tags: bool,
+    callback: ProgressCallback | None,
+    show: bool | None,
+    jobs: int,
+) -> RemoteRefs | None:
+    """Download and install everything the remote's refs reach; update tracking refs and
+    tags. None for an empty remote (nothing pushed yet)."""
+    if not remote.is_initialised():
+        if next(iter(remote.backend.list("")), None) is not None:
+            raise RemoteFormatError(f"{remote.url} is not empty and is not a Coral remote")
+        return None
+    state = remote.refs()
+    result.rejected.update(state.rejected)
+    roots = [r.commit_hash for r in state.branches.values()]
+    roots += [t.commit_hash for t in state.tags.values()]
+    commits = fetch_commits(local, remote, roots, jobs)
+    install_objects(local, remote, commits.values(), result, callback, show, jobs)
+    for commit in parents_first(commits):
+        local.commits.put(commit)
+    result.commits_pulled = len(commits)
+    _record_tracking(local, remote, state)
+    for tag in state.tags.values():
+        if local.versions.install(tag, replace=replace_tags):
+            result.tags_pulled.append(tag.name)
+        else:
+            result.rejected[f"tag {tag.name}"] = (
+                f"the remote's is on {tag.commit_hash[:8]}, yours on another commit; kept "
+                "yours (pull with force=True to take the remote's)"
+            )
+    return state
+
+
+def fetch_commits(
+    local: LocalSide, remote: Remote, roots: Iterable[str], jobs: int
+) -> dict[str, Commit]:
+    """The commits reachable from ``roots`` that this repository lacks, fetched level by
+    level in parallel and checked against their hashes (not stored yet)."""
+    fetched: dict[str, Commit] = {}
+    frontier = {h for h in roots if h not in local.commits}
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-fetch") as pool:
+        while frontier:
+            level = list(pool.map(remote.get_commit, sorted(frontier)))
+            fetched.update((c.commit_hash, c) for c in level)
+            frontier = {
+                p
+                for c in level
+                for p in c.parent_hashes
+                if p not in fetched and p not in local.commits
+            }
+    return fetched
+
+
+def install_objects(
+    local: LocalSide,
+    remote: Remote,
+    commits: Iterable[Commit],
+    result: PullResult,
+    callback: ProgressCallback | None,
+    show: bool | None,
+    jobs: int,
+) -> None:
+    """Download the objects ``commits`` need that are not here (with the delta bases they
+    need in turn), verify them all, install them all."""
+    commits = list(commits)
+    wanted = weight_objects(commits)
+    present = {oid for oid in wanted if oid in local.store}
+    result.skipped = len(present)
+    limits = _size_limits(commits)
+    scratch = Path(tempfile.mkdtemp(dir=local.tmp_dir, prefix=".pull-"))
+    try:
+        downloaded = _download(
+            local, remote, wanted - present, limits, scratch, callback, show, jobs
+        )
+        verify_and_install(local.store, downloaded)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.weights_pulled = len(downloaded)
+    result.bytes_transferred += sum(d.offset + d.info.stored_nbytes for d in downloaded.values())
+
+
+def _size_limits(commits: list[Commit]) -> dict[str, int]:
+    """Each wanted object's largest acceptable blob, from the shape and dtype its commit
+    declares (a blob is refused before download when larger)."""
+    limits: dict[str, int] = {}
+    for commit in commits:
+        for name, oid in commit.weight_hashes.items():
+            meta = commit.weight_metadata.get(name)
+            if meta is not None:
+                raw = math.prod(meta.shape) * meta.dtype.itemsize
+                limits[oid] = wire.max_blob_size(raw)
+    return limits
+
+
+def _download(
+    local: LocalSide,
+    remote: Remote,
+    oids: set[str],
+    limits: dict[str, int],
+    scratch: Path,
+    callback: ProgressCallback | None,
+    show: bool | None,
+    jobs: int,
+) -> dict[str, Downloaded]:
+    downloaded: dict[str, Downloaded] = {}
+    progress = Progress("pull", len(oids), None, callback, show)
+
+    def get(oid: str) -> Downloaded:
+        path = scratch / uuid.uuid4().hex
+        limit = limits.get(oid, wire.max_blob_size(wire.MAX_OBJECT_BYTES))
+        try:
+            size = remote.backend.get_to_file(keys.object_key(oid), path, limit)
+        except RemoteKeyNotFound:
+            raise RemoteFormatError(
+                f"the remote lacks object {oid}, which its commits need; nothing was installed"
+            ) from None
+        info, offset = wire.read_header(path, oid)
+        progress.advance(size, oid)
+        return Downloaded(info, path, offset)
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-fetch") as pool:
+            wave = sorted(oids)
+            while wave:
+                for item in pool.map(get, wave):
+                    downloaded[item.info.object_id] = item
+                bases: dict[str, int] = {}
+                for item in downloaded.values():
+                    for base in item.info.bases:
+                        if base not in downloaded and base not in local.store:
+                            # A base has its delta's shape and dtype: the same size limit.
+                            bases[base] = wire.max_blob_size(item.info.raw_nbytes)
+                limits.update(bases)
+                wave = sorted(bases)
+    finally:
+        progress.close()
+    return downloaded
+
+
+def _record_tracking(local: LocalSide, remote: Remote, state: RemoteRefs) -> None:
+    for name, ref in state.branches.items():
+        local.tracking.set(remote.name, name, ref.commit_hash)
+    for name in set(local.tracking.all(remote.name)) - set(state.branches):
+        local.tracking.remove(remote.name, name)  # deleted on the remote
+
+
+def _update_branches(
+    local: LocalSide, remote: Remote, state: RemoteRefs, force: bool, result: PullResult
+) -> None:
+    heads = local.branch_heads()
+    head = local.refs.head()
+    staged = local.staging.read()
+    for name, ref in state.branches.items():
+        mine = heads.get(name)
+        theirs = ref.commit_hash
+        if mine == theirs:
+            continue
+        message = f"pull {remote.name}: "
+        if mine is None:
+            local.refs.write_branch(
+                Branch(name, theirs), expected=None, who=local.who, message=message + "created"
+            )
+            result.branches_created.append(name)
+            result.branches_updated[name] = theirs
+            continue
+        behind = mine in reachable([theirs], local.parents, stop=set())
+        if not behind and not force:
+            if theirs not in reachable([mine], local.parents, stop=set()):
+                result.diverged[name] = (
+                    f"yours ({mine[:8]}) and {remote.name}'s ({theirs[:8]}) have diverged: "
+                    f"merge them with repo.merge('{remote.name}/{name}'), or pull with force=True "
+                    "to take the remote's"
+                )
+            continue  # ahead of the remote: nothing to take
+        if name == head.branch and not staged.empty:
+            result.diverged[name] = (
+                "it is checked out with staged changes: commit or reset them, then pull again"
+            )
+            continue
+        local.refs.write_branch(
+            Branch(name, theirs),
+            expected=mine,
+            who=local.who,
+            message=message + ("fast-forward" if behind else "forced update"),
+        )
+        result.branches_updated[name] = theirs
+    _adopt_remote_head(local, state, head.branch, head.commit_hash)
+
+
+def _adopt_remote_head(
+    local: LocalSide, state: RemoteRefs, branch: str | None, commit_hash: str | None
+) -> None:
+    """A repository with no commits yet (just initialised, or a clone) checks out the
+    remote's default branch."""
+    if commit_hash is None and branch is not None and local.refs.read_branch(branch) is None:
+        default = state.head if state.head in state.branches else None
+        if default is None and state.branches:
+            default = sorted(state.branches)[0]
+        if default is not None and default != branch:
+            local.refs.set_head_branch(default)

@@ -1,0 +1,229 @@
+"""``repo.push``: objects first (as stored, deltas with their bases), then commits, then tags,
+and only then each remote branch, moved by compare-and-swap. A remote branch therefore never
+points at a commit whose history and tensors are not all on the remote, and a push killed at
+any point, re-run, sends only what is still missing."""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coral.errors import NonFastForwardError, RefNotFoundError
+from coral.remote import keys, wire
+from coral.remote.backend import PreconditionFailed
+from coral.remote.history import object_closure, reachable, weight_objects
+from coral.remote.local import LocalSide
+from coral.remote.progress import Progress, ProgressCallback
+from coral.remote.remote import Remote, RemoteRefs
+from coral.version_control.version import Version
+
+IN_MEMORY_UPLOAD = 64 << 20  # larger objects go through a temp file and multipart upload
+
+
+@dataclass
+class PushResult:
+    weights_pushed: int = 0
+    bytes_transferred: int = 0
+    skipped: int = 0
+    commits_pushed: int = 0
+    branches_updated: dict[str, str] = field(default_factory=dict)
+    tags_pushed: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "weights_pushed": self.weights_pushed,
+            "bytes_transferred": self.bytes_transferred,
+            "skipped": self.skipped,
+            "commits_pushed": self.commits_pushed,
+            "branches_updated": dict(self.branches_updated),
+            "tags_pushed": list(self.tags_pushed),
+            "rejected": dict(self.rejected),
+        }
+
+
+def push(
+    local: LocalSide,
+    remote: Remote,
+    *,
+    force: bool = False,
+    branch: str | None = None,
+    progress_callback: ProgressCallback | None = None,
+    show_progress: bool | None = None,
+    jobs: int = 8,
+) -> dict[str, Any]:
+    """Push every local branch (or only ``branch``) and the tags on what is pushed.
+
+    Raises:
+        NonFastForwardError: some branch or tag was refused (the others were pushed; the
+            error's ``result`` holds the usual dict, its message names each refusal).
+    """
+    remote.initialise()
+    state = remote.refs()
+    heads = local.branch_heads()
+    if branch is not None:
+        if branch not in heads:
+            raise RefNotFoundError(f"there is no local branch {branch!r} to push")
+        heads = {branch: heads[branch]}
+    result = PushResult()
+    moves = _plan_moves(local, remote, state, heads, force, result)
+    remote_commits = remote.commit_hashes()
+    tags = _tags_to_push(local, heads, remote_commits, branch is None)
+
+    to_send = reachable(
+        [*moves.values(), *(v.commit_hash for v in tags)], local.parents, stop=remote_commits
+    )
+    commits = [local.commits.get(h) for h in to_send]
+    needed = object_closure(weight_objects(commits), local.store)
+    missing = sorted(needed - remote.object_ids())
+    result.skipped = len(needed) - len(missing)
+
+    _upload_objects(local, remote, missing, result, progress_callback, show_progress, jobs)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-push") as pool:
+        result.bytes_transferred += sum(pool.map(remote.put_commit, commits))
+    result.commits_pushed = len(commits)
+    _push_tags(remote, state, tags, force, result)
+    _move_branches(local, remote, state, moves, result)
+    current = local.refs.head().branch
+    if current is not None and current in result.branches_updated:
+        remote.set_head_if_missing(current)
+    if result.rejected:
+        raise _rejected(result)
+    return result.as_dict()
+
+
+def _plan_moves(
+    local: LocalSide,
+    remote: Remote,
+    state: RemoteRefs,
+    heads: dict[str, str],
+    force: bool,
+    result: PushResult,
+) -> dict[str, str]:
+    """Which remote branches to move where; refusals go into ``result.rejected``."""
+    moves: dict[str, str] = {}
+    for name, commit_hash in heads.items():
+        there = state.branches.get(name)
+        if there is not None and there.commit_hash == commit_hash:
+            local.tracking.set(remote.name, name, commit_hash)
+            continue
+        if there is not None and not force:
+            if there.commit_hash not in local.commits:
+                result.rejected[name] = (
+                    f"the remote's {name} has commits this repository does not have "
+                    f"(at {there.commit_hash[:8]}): pull first, or push with force=True"
+                )
+                continue
+            if there.commit_hash not in reachable([commit_hash], local.parents, stop=set()):
+                result.rejected[name] = (
+                    f"not a fast-forward: the remote's {name} ({there.commit_hash[:8]}) is not "
+                    f"an ancestor of yours ({commit_hash[:8]}); pull and merge first, or push "
+                    "with force=True"
+                )
+                continue
+        moves[name] = commit_hash
+    return moves
+
+
+def _tags_to_push(
+    local: LocalSide, heads: dict[str, str], remote_commits: set[str], every: bool
+) -> list[Version]:
+    tags = list(local.versions.all().values())
+    if every:
+        return tags
+    # One branch pushed: only the tags on its history (or on what the remote has already).
+    history = set(reachable(heads.values(), local.parents, stop=set()))
+    return [v for v in tags if v.commit_hash in history or v.commit_hash in remote_commits]
+
+
+def _upload_objects(
+    local: LocalSide,
+    remote: Remote,
+    oids: list[str],
+    result: PushResult,
+    callback: ProgressCallback | None,
+    show: bool | None,
+    jobs: int,
+) -> None:
+    sizes = {oid: wire.blob_size(local.store.info(oid)) for oid in oids}
+    progress = Progress("push", len(oids), sum(sizes.values()), callback, show)
+
+    def upload(oid: str) -> None:
+        info, payload = local.store.read_encoded(oid)
+        header = wire.header_bytes(info)
+        key = keys.object_key(oid)
+        if sizes[oid] <= IN_MEMORY_UPLOAD:
+            remote.backend.put(key, header + payload.tobytes())
+        else:
+            _upload_via_file(remote, key, header, payload, local.tmp_dir)
+        progress.advance(sizes[oid], oid)
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-push") as pool:
+            for _ in pool.map(upload, oids):
+                pass
+    finally:
+        progress.close()
+    result.weights_pushed = len(oids)
+    result.bytes_transferred += sum(sizes.values())
+
+
+def _upload_via_file(remote: Remote, key: str, header: bytes, payload: Any, tmp: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=tmp, prefix=".push-", suffix=".tmp") as fh:
+        fh.write(header)
+        payload.tofile(fh)
+        fh.flush()
+        remote.backend.put_file(key, Path(fh.name))
+
+
+def _push_tags(
+    remote: Remote, state: RemoteRefs, tags: list[Version], force: bool, result: PushResult
+) -> None:
+    for version in tags:
+        there = state.tags.get(version.name)
+        if there is not None and there.commit_hash == version.commit_hash:
+            continue
+        try:
+            if there is None:
+                remote.put_tag(version)
+            elif force:
+                remote.replace_tag(version)
+            else:
+                result.rejected[f"tag {version.name}"] = (
+                    f"the remote's tag is on {there.commit_hash[:8]}, yours on "
+                    f"{version.commit_hash[:8]}; tags do not move unless pushed with force=True"
+                )
+                continue
+        except PreconditionFailed:
+            result.rejected[f"tag {version.name}"] = "created on the remote meanwhile; pull first"
+            continue
+        result.tags_pushed.append(version.name)
+
+
+def _move_branches(
+    local: LocalSide,
+    remote: Remote,
+    state: RemoteRefs,
+    moves: dict[str, str],
+    result: PushResult,
+) -> None:
+    for name, commit_hash in moves.items():
+        there = state.branches.get(name)
+        try:
+            remote.move_branch(name, commit_hash, there.etag if there else None)
+        except PreconditionFailed:
+            result.rejected[name] = (
+                "someone else pushed to it meanwhile (its ref changed under the "
+                "compare-and-swap); pull and push again"
+            )
+            continue
+        result.branches_updated[name] = commit_hash
+        local.tracking.set(remote.name, name, commit_hash)
+
+
+def _rejected(result: PushResult) -> NonFastForwardError:
+    reasons = "; ".join(f"{name}: {why}" for name, why in result.rejected.items())
+    return NonFastForwardError(f"push rejected for {reasons}", result.as_dict())

@@ -1,0 +1,189 @@
+"""A configured remote: typed reads and writes of commits, refs, tags and objects over a
+:class:`~coral.remote.backend.Backend`, with every name and file read back checked."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+
+from coral.errors import (
+    CorruptObjectError,
+    InvalidNameError,
+    RemoteError,
+    RemoteFormatError,
+)
+from coral.remote import keys
+from coral.remote.backend import Backend, PreconditionFailed, RemoteKeyNotFound
+from coral.storage.fsutil import dumps_json
+from coral.version_control.commit import Commit, is_commit_hash
+from coral.version_control.commit_store import CommitStore
+from coral.version_control.version import Version
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    """A remote branch: where it points and the etag its compare-and-swap needs."""
+
+    name: str
+    commit_hash: str
+    etag: str
+
+
+@dataclass
+class RemoteRefs:
+    """What a remote's refs say, plus the names that were refused (reported, never used)."""
+
+    branches: dict[str, RemoteRef] = field(default_factory=dict)
+    tags: dict[str, Version] = field(default_factory=dict)
+    head: str | None = None
+    rejected: dict[str, str] = field(default_factory=dict)  # remote key -> why
+
+
+class Remote:
+    def __init__(self, name: str, url: str, backend: Backend) -> None:
+        self.name = name
+        self.url = url
+        self.backend = backend
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.backend.close()
+
+    # --- the marker ---
+
+    def is_initialised(self) -> bool:
+        try:
+            blob = self.backend.get(keys.MARKER, keys.MAX_SMALL_BLOB)
+        except RemoteKeyNotFound:
+            return False
+        try:
+            found = json.loads(blob.data).get("format")
+        except (ValueError, AttributeError):
+            found = None
+        if found != keys.FORMAT:
+            raise RemoteFormatError(
+                f"{self.url} holds a Coral remote of format {found!r}; this Coral reads format "
+                f"{keys.FORMAT}: upgrade Coral"
+            )
+        return True
+
+    def initialise(self) -> None:
+        if not self.is_initialised():
+            try:
+                self.backend.put_if(keys.MARKER, dumps_json({"format": keys.FORMAT}), etag=None)
+            except PreconditionFailed:
+                self.is_initialised()  # another pusher created it first: check its format
+
+    # --- listings ---
+
+    def object_ids(self) -> set[str]:
+        found = (keys.object_from_key(k) for k in self.backend.list(keys.OBJECTS))
+        return {oid for oid in found if oid is not None}
+
+    def commit_hashes(self) -> set[str]:
+        found = (keys.commit_from_key(k) for k in self.backend.list(keys.COMMITS))
+        return {h for h in found if h is not None}
+
+    def refs(self) -> RemoteRefs:
+        out = RemoteRefs()
+        for key in sorted(self.backend.list(keys.BRANCHES)):
+            try:
+                name = keys.branch_from_key(key)
+                out.branches[name] = self._read_ref(key, name)
+            except (InvalidNameError, RemoteFormatError) as err:
+                out.rejected[key] = str(err)
+            except RemoteKeyNotFound:
+                continue  # deleted while listing
+        for key in sorted(self.backend.list(keys.TAGS)):
+            try:
+                tag = self._read_tag(key, keys.tag_from_key(key))
+            except (InvalidNameError, RemoteFormatError) as err:
+                out.rejected[key] = str(err)
+                continue
+            except RemoteKeyNotFound:
+                continue
+            out.tags[tag.name] = tag
+        out.head = self._read_head()
+        return out
+
+    def _read_ref(self, key: str, name: str) -> RemoteRef:
+        blob = self.backend.get(key, keys.MAX_SMALL_BLOB)
+        try:
+            commit_hash = json.loads(blob.data)["commit_hash"]
+        except (ValueError, KeyError, TypeError):
+            commit_hash = None
+        if not isinstance(commit_hash, str) or not is_commit_hash(commit_hash):
+            raise RemoteFormatError(f"remote branch {name!r} does not hold a commit hash")
+        return RemoteRef(name, commit_hash, blob.etag)
+
+    def _read_tag(self, key: str, name: str) -> Version:
+        blob = self.backend.get(key, keys.MAX_SMALL_BLOB)
+        try:
+            version = Version.from_dict(json.loads(blob.data))
+        except (ValueError, KeyError, TypeError) as err:
+            raise RemoteFormatError(f"remote tag {name!r} is unreadable: {err}") from None
+        if version.name != name or not is_commit_hash(version.commit_hash):
+            raise RemoteFormatError(f"remote tag {name!r} is inconsistent with its file name")
+        return version
+
+    def _read_head(self) -> str | None:
+        try:
+            text = self.backend.get(keys.HEAD, keys.MAX_NAME_LENGTH).data.decode().strip()
+            return keys.branch_from_key(keys.BRANCHES + text)
+        except (RemoteKeyNotFound, UnicodeDecodeError, InvalidNameError, RemoteError):
+            return None
+
+    # --- commits ---
+
+    def get_commit(self, commit_hash: str) -> Commit:
+        """A commit from the remote, its content checked against its hash."""
+        try:
+            blob = self.backend.get(keys.commit_key(commit_hash), keys.MAX_SMALL_BLOB)
+        except RemoteKeyNotFound:
+            raise RemoteFormatError(
+                f"the remote has no commit {commit_hash}, which its refs or history need"
+            ) from None
+        try:
+            # CommitStore's own parser: the same hash check as a local read.
+            commit = CommitStore._parse(commit_hash, json.loads(blob.data))
+        except (ValueError, CorruptObjectError) as err:
+            raise RemoteFormatError(f"remote commit {commit_hash} is damaged: {err}") from None
+        # Its hash only proves it is what was pushed; the IDs in it must also be well formed.
+        bases = [b for joined in commit.delta_weights.values() for b in str(joined).split(",")]
+        names = [*commit.weight_hashes.values(), *bases]
+        if not all(isinstance(h, str) and keys.is_object_id(h) for h in names) or not all(
+            isinstance(p, str) and is_commit_hash(p) for p in commit.parent_hashes
+        ):
+            raise RemoteFormatError(f"remote commit {commit_hash} names malformed objects")
+        return commit
+
+    def put_commit(self, commit: Commit) -> int:
+        data = dumps_json(commit.to_dict())
+        self.backend.put(keys.commit_key(commit.commit_hash), data)
+        return len(data)
+
+    # --- refs and tags ---
+
+    def move_branch(self, name: str, commit_hash: str, etag: str | None) -> str:
+        """Compare-and-swap the remote branch (etag None: create it)."""
+        return self.backend.put_if(
+            keys.branch_key(name), dumps_json({"commit_hash": commit_hash}), etag=etag
+        )
+
+    def put_tag(self, version: Version) -> None:
+        self.backend.put_if(keys.tag_key(version.name), dumps_json(version.to_dict()), etag=None)
+
+    def replace_tag(self, version: Version) -> None:
+        key = keys.tag_key(version.name)
+        try:
+            etag: str | None = self.backend.get(key, keys.MAX_SMALL_BLOB).etag
+        except RemoteKeyNotFound:
+            etag = None
+        self.backend.put_if(key, dumps_json(version.to_dict()), etag=etag)
+
+    def set_head_if_missing(self, branch: str) -> None:
+        with contextlib.suppress(PreconditionFailed):
+            self.backend.put_if(keys.HEAD, branch.encode(), etag=None)
