@@ -117,3 +117,39 @@ def test_list_by_prefix(backend: Backend) -> None:
         ["objects/ab/cd", "refs/heads/main", "refs/heads/team/exp", "tags/v1.json"]
     )
     assert list(backend.list("nothing/")) == []
+
+
+def test_conditional_writes_on_a_missing_key_fail_as_preconditions(backend: Backend) -> None:
+    with pytest.raises(PreconditionFailed):
+        backend.put_if("refs/heads/gone", b"1", etag="an-old-etag")
+    with pytest.raises(PreconditionFailed):
+        backend.delete_if("refs/heads/gone", etag="an-old-etag")
+
+
+def test_a_key_can_replace_a_deleted_folder_of_keys(backend: Backend) -> None:
+    etag = backend.put_if("refs/heads/feature/x", b"1", etag=None)
+    backend.delete_if("refs/heads/feature/x", etag=etag)
+    backend.put_if("refs/heads/feature", b"2", etag=None)  # no folder left in the way
+    assert backend.get("refs/heads/feature", 10).data == b"2"
+
+
+def test_a_file_remote_refuses_special_files_and_links_out(tmp_path: Path) -> None:
+    import os
+
+    from coral.remote.file import FileBackend
+
+    root = tmp_path / "remote"
+    backend = FileBackend(root)
+    backend.put("objects/aa/ok", b"fine")
+    os.mkfifo(root / "objects" / "aa" / "fifo")
+    with pytest.raises(RemoteError, match="not a regular file"):
+        backend.get("objects/aa/fifo", 100)  # would block forever if opened blindly
+    os.symlink("/dev/zero", root / "objects" / "aa" / "zero")
+    with pytest.raises(RemoteError):
+        backend.get("objects/aa/zero", 100)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, root / "tags")
+    with pytest.raises(RemoteError, match="outside the remote folder"):
+        backend.put("tags/evil.json", b"{}")
+    assert list(outside.iterdir()) == []

@@ -637,3 +637,126 @@ def test_fsck_names_a_damaged_remote_tracking_ref(tmp_path: Path, rng: np.random
     assert "pull from 'origin' again" in str(report)
     b.pull("origin")  # which repairs it
     assert b.fsck().ok
+
+
+def test_a_push_killed_while_sending_commits_is_completed_by_the_next(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coral.remote.remote import Remote
+
+    url = f"file://{tmp_path / 'remote'}"
+    a = _repo(tmp_path, "a", url)
+    _history(a, rng)
+    real = Remote.put_commit
+    sent: list[str] = []
+
+    def dies_after_one(self: Remote, commit: Any) -> int:
+        if sent:
+            raise KeyboardInterrupt  # the process "dies" with one commit file on the remote
+        sent.append(commit.commit_hash)
+        return real(self, commit)
+
+    monkeypatch.setattr(Remote, "put_commit", dies_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        a.push("origin", jobs=1)
+    monkeypatch.setattr(Remote, "put_commit", real)
+    assert len(sent) == 1
+    a.push("origin")
+    _assert_same_repository(a, Repository.clone(url, tmp_path / "b"))
+
+
+def test_credentials_in_an_endpoint_are_refused_too(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, "a")
+    with pytest.raises(InvalidValueError, match="never carry credentials"):
+        repo.add_remote("x", "s3://bucket-ok/p?endpoint=https://AKIA:secret@s3.example.com")
+    with pytest.raises(InvalidValueError, match="http"):
+        repo.add_remote("x", "s3://bucket-ok/p?endpoint=ftp://s3.example.com")
+    assert repo.list_remotes() == {}
+
+
+def test_hostile_codec_parameters_fail_fast_and_install_nothing(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    from coral.remote import wire
+
+    url = "memory://hostile-params/x"
+    a = _repo(tmp_path, "a", url)
+    a.stage_weights({"big": np.zeros((1024, 1024), np.uint8)})  # compresses to ~nothing
+    a.commit("zeros")
+    a.push("origin")
+    oid = a.get_commit("main").weight_hashes["big"]
+    backend = open_backend(url)
+    blob = backend.get(object_key(oid), 1 << 30).data
+    header_end = (
+        len(wire.MAGIC) + 4 + int.from_bytes(blob[len(wire.MAGIC) : len(wire.MAGIC) + 4], "little")
+    )
+    header = json.loads(blob[len(wire.MAGIC) + 4 : header_end])
+    header["params"]["chunk"] = 1  # a million one-byte blocks
+    raw = json.dumps(header).encode()
+    backend.put(
+        object_key(oid), wire.MAGIC + len(raw).to_bytes(4, "little") + raw + blob[header_end:]
+    )
+    b = _repo(tmp_path, "b", url)
+    with pytest.raises(RemoteFormatError, match=oid):
+        b.pull("origin")
+    _untouched(b)
+
+
+def test_a_malformed_tag_is_rejected_and_the_pull_goes_on(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    url = "memory://malformed-tag/x"
+    a = _pushed(tmp_path, url, rng)
+    backend = open_backend(url)
+    backend.put("tags/listy.json", b"[1, 2, 3]")
+    tag = json.loads(backend.get("tags/v1.json", 1 << 20).data)
+    backend.put(
+        "tags/nan.json", json.dumps({**tag, "name": "nan", "metrics": {"x": "high"}}).encode()
+    )
+    b = _repo(tmp_path, "b", url)
+    result = b.pull("origin")
+    assert set(result["rejected"]) == {"tags/listy.json", "tags/nan.json"}
+    assert sorted(v.name for v in b.list_versions()) == ["v1", "v2"]
+    _assert_same_repository(a, b)
+
+
+def test_branch_names_that_are_folders_of_each_other(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    url = "memory://folder-names/x"
+    a = _pushed(tmp_path, url, rng)
+    a.create_branch("feature/x")
+    a.push("origin")
+    b = Repository.clone(url, tmp_path / "b")
+    a.delete_branch("feature/x", force=True)
+    backend = open_backend(url)
+    backend.delete_if("refs/heads/feature/x", etag=backend.get("refs/heads/feature/x", 99).etag)
+    a.create_branch("feature")
+    a.push("origin")
+    first = b.pull("origin")  # origin/feature/x goes, origin/feature comes
+    assert b.resolve_ref("origin/feature") == a.resolve_ref("feature")
+    # b still has its own branch feature/x (the clone made it): no local 'feature' then.
+    assert "feature/x" in first["rejected"]["refs/heads/feature"]
+    # A remote holding both 'dev' and 'dev/x' (S3 allows it): one is refused, the rest pulled.
+    ref = json.dumps({"commit_hash": a.resolve_ref("main")}).encode()
+    backend.put("refs/heads/dev", ref)
+    backend.put("refs/heads/dev/x", ref)
+    result = b.pull("origin")
+    assert sorted(result["rejected"]) == ["refs/heads/dev/x", "refs/heads/feature"]
+    assert b.resolve_ref("dev") == a.resolve_ref("main")
+    assert b.fsck().ok
+
+
+def test_clone_checks_out_the_remotes_default_branch(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    url = f"file://{tmp_path / 'remote'}"
+    a = _repo(tmp_path, "a", url)
+    _history(a, rng)
+    a.checkout("exp")
+    a.push("origin")  # the first push sets the remote's HEAD to the pusher's branch
+    b = Repository.clone(url, tmp_path / "b")
+    assert b.current_branch == "exp"
+    c = _repo(tmp_path, "c", url)
+    weight = c.get_weight("f64", remote="origin")  # the remote's default branch
+    assert_bit_exact(weight.data, a.get_weight("f64", "exp").data)

@@ -67,6 +67,8 @@ class ZigzagDeltaCodec:
     ) -> None:
         word = int(params["word"])
         _check_bases(bases, out.size, self.name)
+        if word not in _UINT or out.size % word:
+            raise CorruptObjectError(f"{self.name} object's word size is invalid")
         target = _words(out, word)
         base_words = [as_words(b) for b in bases]
         inner_word = int(params["inner"].get("itemsize", word))
@@ -121,8 +123,13 @@ class SparseDeltaCodec:
     ) -> None:
         word, count = int(params["word"]), int(params["count"])
         _check_bases(bases, out.size, self.name)
-        index_dtype = np.dtype(params["index_dtype"])
         split = int(params["index_bytes"])
+        # Checked before anything is allocated: these come from a stored (maybe foreign) header.
+        if word not in _UINT or out.size % word or not 0 <= count <= out.size // word:
+            raise CorruptObjectError(f"{self.name} object's word or count is invalid")
+        if params["index_dtype"] not in ("uint32", "uint64") or not 0 <= split <= payload.size:
+            raise CorruptObjectError(f"{self.name} object's index is invalid")
+        index_dtype = np.dtype(params["index_dtype"])
         raw_gaps = zstd.decompress(as_buffer(payload[:split]), count * index_dtype.itemsize)
         indices = np.cumsum(np.frombuffer(raw_gaps, dtype=index_dtype), dtype=np.uint64)
         values = np.empty(count, dtype=_UINT[word])

@@ -11,10 +11,12 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from coral.errors import RemoteError
 from coral.remote.backend import (
@@ -37,33 +39,43 @@ class FileBackend(Backend):
 
     def _path(self, key: str) -> Path:
         path = self.root / key
-        # Keys come from coral.remote.keys, never from the remote; this is a last guard.
+        # Keys come from coral.remote.keys, never from the remote; this is a last guard, and
+        # a symlink planted in a shared folder cannot lead a read or write outside it.
         if ".." in key.split("/") or key.startswith("/") or key.split("/")[0] in (_TMP, _LOCK):
             raise RemoteError(f"refusing the key {key!r}")
+        root = self.root.resolve()
+        if root not in path.resolve().parents:
+            raise RemoteError(f"refusing {key!r}: it leads outside the remote folder {root}")
         return path
+
+    def _open_regular(self, key: str) -> BinaryIO:
+        """The blob's file, refused unless it is a regular file (a FIFO or a device planted in
+        a shared folder would hang a reader or never end)."""
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise RemoteKeyNotFound(f"no {key} on the remote") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RemoteError(f"{key} on the remote is not a regular file")
+        return os.fdopen(fd, "rb")
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def get(self, key: str, max_bytes: int) -> Blob:
-        path = self._path(key)
-        try:
-            with open(path, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size > max_bytes:
-                    raise RemoteError(f"{key} is larger than the {max_bytes} bytes expected")
-                data = fh.read()
-        except FileNotFoundError:
-            raise RemoteKeyNotFound(f"no {key} on the remote") from None
+        with self._open_regular(key) as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise RemoteError(f"{key} is larger than the {max_bytes} bytes expected")
         return Blob(data, content_etag(data))
 
     def get_to_file(self, key: str, target: Path, max_bytes: int) -> int:
-        try:
-            with open(self._path(key), "rb") as fh:
-                if os.fstat(fh.fileno()).st_size > max_bytes:
-                    raise RemoteError(f"{key} is larger than the {max_bytes} bytes expected")
-                return read_into(fh, target, max_bytes, key)
-        except FileNotFoundError:
-            raise RemoteKeyNotFound(f"no {key} on the remote") from None
+        with self._open_regular(key) as fh:
+            if os.fstat(fh.fileno()).st_size > max_bytes:
+                raise RemoteError(f"{key} is larger than the {max_bytes} bytes expected")
+            return read_into(fh, target, max_bytes, key)
 
     def _tmp(self) -> Path:
         folder = self.root / _TMP
@@ -75,9 +87,16 @@ class FileBackend(Backend):
 
     def _install(self, tmp: Path, key: str) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
+        try:
+            created = _make_dirs(target.parent, self.root)
+            os.replace(tmp, target)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as err:
+            raise RemoteError(
+                f"cannot write {key} on the remote: a name clashes with a folder ({err})"
+            ) from None
         fsync_dir(target.parent)
+        for folder in created:  # new folders' own entries must survive a crash too
+            fsync_dir(folder.parent)
 
     def put(self, key: str, data: bytes) -> None:
         tmp = self._tmp()
@@ -114,8 +133,10 @@ class FileBackend(Backend):
     def _etag(self, key: str) -> str | None:
         try:
             return content_etag(self._path(key).read_bytes())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except IsADirectoryError:
+            return "(a folder)"  # matches no etag: a put_if there fails as a precondition
 
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> str:
         with self._locked():
@@ -131,6 +152,14 @@ class FileBackend(Backend):
             path = self._path(key)
             path.unlink()
             fsync_dir(path.parent)
+            # Empty folders left behind would block a later key of the folder's name.
+            for folder in path.parents:
+                if folder == self.root or self.root not in folder.parents:
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
     def list(self, prefix: str) -> Iterator[str]:
         base = self.root / prefix
@@ -143,3 +172,14 @@ class FileBackend(Backend):
                     continue
                 path = Path(folder) / name
                 yield path.relative_to(self.root).as_posix()
+
+
+def _make_dirs(folder: Path, root: Path) -> list[Path]:
+    """``mkdir -p`` that returns the folders it created, outermost first."""
+    missing = []
+    while not folder.exists() and folder != root:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+    return list(reversed(missing))

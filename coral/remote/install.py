@@ -81,14 +81,41 @@ def bases_first(downloaded: dict[str, Downloaded]) -> list[str]:
 
 def verify_and_install(local: TensorStore, downloaded: dict[str, Downloaded]) -> None:
     """Decode and re-hash every downloaded object; install them all only if all pass."""
-    overlay = _Overlay(local, downloaded)
     order = bases_first(downloaded)
+    _recompute_depths(local, downloaded, order)
+    overlay = _Overlay(local, downloaded)
     for oid in order:  # bases first, so each delta finds its bases decoded in the cache
         _verify_one(overlay, oid)  # (decoding itself runs on every core)
     with local.writer() as writer:
         for oid in order:
             item = downloaded[oid]
             writer.add_encoded(replace(item.info, location="", offset=-1), item.payload())
+
+
+def _recompute_depths(
+    local: TensorStore, downloaded: dict[str, Downloaded], order: list[str]
+) -> None:
+    """A delta's depth as it really is here (1 + its deepest base), not as the sender said:
+    the local encoder bounds chains by it, and reads recurse along it."""
+    for oid in order:
+        item = downloaded[oid]
+        depth = 0
+        for base in item.info.bases:
+            below = downloaded[base].info.depth if base in downloaded else _local_depth(local, base)
+            depth = max(depth, below + 1)
+        if depth > wire.MAX_DEPTH:
+            raise RemoteFormatError(
+                f"remote object {oid} sits {depth} deltas deep (at most {wire.MAX_DEPTH}); "
+                "nothing was installed"
+            )
+        downloaded[oid] = replace(item, info=replace(item.info, depth=depth))
+
+
+def _local_depth(local: TensorStore, oid: str) -> int:
+    try:
+        return local.info(oid).depth
+    except ObjectNotFoundError:
+        return 0  # missing on both sides: verification names it
 
 
 def _verify_one(overlay: _Overlay, oid: str) -> None:

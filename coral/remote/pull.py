@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coral.errors import RemoteFormatError
+from coral.errors import ConcurrentUpdateError, CoralError, RefExistsError, RemoteFormatError
 from coral.remote import keys, wire
 from coral.remote.backend import RemoteKeyNotFound
 from coral.remote.history import parents_first, reachable, weight_objects
@@ -100,7 +100,7 @@ def fetch(
     for commit in parents_first(commits):
         local.commits.put(commit)
     result.commits_pulled = len(commits)
-    _record_tracking(local, remote, state)
+    _record_tracking(local, remote, state, result)
     for tag in state.tags.values():
         if local.versions.install(tag, replace=replace_tags):
             result.tags_pulled.append(tag.name)
@@ -147,7 +147,7 @@ def install_objects(
     wanted = weight_objects(commits)
     present = {oid for oid in wanted if oid in local.store}
     result.skipped = len(present)
-    limits = _size_limits(commits)
+    limits = _expected_sizes(commits)
     scratch = Path(tempfile.mkdtemp(dir=local.tmp_dir, prefix=".pull-"))
     try:
         downloaded = _download(
@@ -160,24 +160,24 @@ def install_objects(
     result.bytes_transferred += sum(d.offset + d.info.stored_nbytes for d in downloaded.values())
 
 
-def _size_limits(commits: list[Commit]) -> dict[str, int]:
-    """Each wanted object's largest acceptable blob, from the shape and dtype its commit
-    declares (a blob is refused before download when larger)."""
-    limits: dict[str, int] = {}
+def _expected_sizes(commits: list[Commit]) -> dict[str, int]:
+    """Each wanted object's tensor size in bytes, from the shape and dtype its commit
+    declares: its blob is refused before download when larger than that allows, and its
+    header must say the same before anything is allocated."""
+    sizes: dict[str, int] = {}
     for commit in commits:
         for name, oid in commit.weight_hashes.items():
             meta = commit.weight_metadata.get(name)
             if meta is not None:
-                raw = math.prod(meta.shape) * meta.dtype.itemsize
-                limits[oid] = wire.max_blob_size(raw)
-    return limits
+                sizes[oid] = math.prod(meta.shape) * meta.dtype.itemsize
+    return sizes
 
 
 def _download(
     local: LocalSide,
     remote: Remote,
     oids: set[str],
-    limits: dict[str, int],
+    sizes: dict[str, int],
     scratch: Path,
     callback: ProgressCallback | None,
     show: bool | None,
@@ -188,7 +188,8 @@ def _download(
 
     def get(oid: str) -> Downloaded:
         path = scratch / uuid.uuid4().hex
-        limit = limits.get(oid, wire.max_blob_size(wire.MAX_OBJECT_BYTES))
+        expected = sizes.get(oid)
+        limit = wire.max_blob_size(wire.MAX_OBJECT_BYTES if expected is None else expected)
         try:
             size = remote.backend.get_to_file(keys.object_key(oid), path, limit)
         except RemoteKeyNotFound:
@@ -196,33 +197,51 @@ def _download(
                 f"the remote lacks object {oid}, which its commits need; nothing was installed"
             ) from None
         info, offset = wire.read_header(path, oid)
+        if expected is not None and info.raw_nbytes != expected:
+            raise RemoteFormatError(
+                f"remote object {oid} claims {info.raw_nbytes} bytes where its commit or delta "
+                f"says {expected}; nothing was installed"
+            )
         progress.advance(size, oid)
         return Downloaded(info, path, offset)
 
     try:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-fetch") as pool:
             wave = sorted(oids)
-            while wave:
+            for _ in range(wire.MAX_DEPTH + 1):  # each wave goes one delta level down
                 for item in pool.map(get, wave):
                     downloaded[item.info.object_id] = item
                 bases: dict[str, int] = {}
                 for item in downloaded.values():
                     for base in item.info.bases:
                         if base not in downloaded and base not in local.store:
-                            # A base has its delta's shape and dtype: the same size limit.
-                            bases[base] = wire.max_blob_size(item.info.raw_nbytes)
-                limits.update(bases)
+                            bases[base] = item.info.raw_nbytes  # a base is its delta's size
+                sizes.update(bases)
+                progress.total += len(bases)
                 wave = sorted(bases)
+                if not wave:
+                    break
+            if wave:
+                raise RemoteFormatError(
+                    f"the remote's delta chains are deeper than {wire.MAX_DEPTH}; "
+                    "nothing was installed"
+                )
     finally:
         progress.close()
     return downloaded
 
 
-def _record_tracking(local: LocalSide, remote: Remote, state: RemoteRefs) -> None:
-    for name, ref in state.branches.items():
-        local.tracking.set(remote.name, name, ref.commit_hash)
-    for name in set(local.tracking.all(remote.name)) - set(state.branches):
-        local.tracking.remove(remote.name, name)  # deleted on the remote
+def _record_tracking(
+    local: LocalSide, remote: Remote, state: RemoteRefs, result: PullResult
+) -> None:
+    # First forget what the remote deleted: a deleted folder may be a new branch's name.
+    local.tracking.keep_only(remote.name, set(state.branches))
+    for name, ref in sorted(state.branches.items()):
+        try:
+            local.tracking.record(remote.name, name, ref.commit_hash)
+        except RefExistsError as err:
+            result.rejected[f"refs/heads/{name}"] = str(err)
+            del state.branches[name]
 
 
 def _update_branches(
@@ -231,6 +250,9 @@ def _update_branches(
     heads = local.branch_heads()
     head = local.refs.head()
     staged = local.staging.read()
+    # A repository with no commits yet (just initialised: a clone) takes the remote's default
+    # branch, as git clone does; decided before branches are created below.
+    fresh = head.commit_hash is None and not heads
     for name, ref in state.branches.items():
         mine = heads.get(name)
         theirs = ref.commit_hash
@@ -238,9 +260,13 @@ def _update_branches(
             continue
         message = f"pull {remote.name}: "
         if mine is None:
-            local.refs.write_branch(
-                Branch(name, theirs), expected=None, who=local.who, message=message + "created"
-            )
+            try:
+                local.refs.write_branch(
+                    Branch(name, theirs), expected=None, who=local.who, message=message + "created"
+                )
+            except CoralError as err:  # a local name clashes ('x' here, 'x/y' there)
+                result.rejected[f"refs/heads/{name}"] = str(err)
+                continue
             result.branches_created.append(name)
             result.branches_updated[name] = theirs
             continue
@@ -258,24 +284,29 @@ def _update_branches(
                 "it is checked out with staged changes: commit or reset them, then pull again"
             )
             continue
-        local.refs.write_branch(
-            Branch(name, theirs),
-            expected=mine,
-            who=local.who,
-            message=message + ("fast-forward" if behind else "forced update"),
-        )
+        try:
+            local.refs.write_branch(
+                Branch(name, theirs),
+                expected=mine,
+                who=local.who,
+                message=message + ("fast-forward" if behind else "forced update"),
+            )
+        except ConcurrentUpdateError as err:  # moved by someone else while we pulled
+            result.diverged[name] = str(err)
+            continue
         result.branches_updated[name] = theirs
-    _adopt_remote_head(local, state, head.branch, head.commit_hash)
+    if fresh:
+        _adopt_remote_head(local, state, head.branch)
 
 
-def _adopt_remote_head(
-    local: LocalSide, state: RemoteRefs, branch: str | None, commit_hash: str | None
-) -> None:
-    """A repository with no commits yet (just initialised, or a clone) checks out the
-    remote's default branch."""
-    if commit_hash is None and branch is not None and local.refs.read_branch(branch) is None:
-        default = state.head if state.head in state.branches else None
-        if default is None and state.branches:
-            default = sorted(state.branches)[0]
-        if default is not None and default != branch:
-            local.refs.set_head_branch(default)
+def _adopt_remote_head(local: LocalSide, state: RemoteRefs, branch: str | None) -> None:
+    """Check out the remote's default branch: its HEAD, else this repository's own unborn
+    branch if the remote has it, else the first."""
+    if state.head in state.branches:
+        default: str | None = state.head
+    elif branch in state.branches:
+        default = branch
+    else:
+        default = min(state.branches, default=None)
+    if default is not None and default != branch and local.refs.read_branch(default):
+        local.refs.set_head_branch(default)

@@ -63,6 +63,7 @@ def push(
     """
     remote.initialise()
     state = remote.refs()
+    local.tracking.keep_only(remote.name, set(state.branches))
     heads = local.branch_heads()
     if branch is not None:
         if branch not in heads:
@@ -73,8 +74,12 @@ def push(
     remote_commits = remote.commit_hashes()
     tags = _tags_to_push(local, heads, remote_commits, branch is None)
 
+    # What the remote's refs reach is complete there (refs move last); a commit file alone
+    # proves nothing (a killed push may have left it without its parents), so the walk stops
+    # only at the former, and the latter are merely not uploaded twice.
+    complete = _reached_by_remote_refs(local, state)
     to_send = reachable(
-        [*moves.values(), *(v.commit_hash for v in tags)], local.parents, stop=remote_commits
+        [*moves.values(), *(v.commit_hash for v in tags)], local.parents, stop=complete
     )
     commits = [local.commits.get(h) for h in to_send]
     needed = object_closure(weight_objects(commits), local.store)
@@ -82,9 +87,10 @@ def push(
     result.skipped = len(needed) - len(missing)
 
     _upload_objects(local, remote, missing, result, progress_callback, show_progress, jobs)
+    new_commits = [c for c in commits if c.commit_hash not in remote_commits]
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-push") as pool:
-        result.bytes_transferred += sum(pool.map(remote.put_commit, commits))
-    result.commits_pushed = len(commits)
+        result.bytes_transferred += sum(pool.map(remote.put_commit, new_commits))
+    result.commits_pushed = len(new_commits)
     _push_tags(remote, state, tags, force, result)
     _move_branches(local, remote, state, moves, result)
     current = local.refs.head().branch
@@ -93,6 +99,12 @@ def push(
     if result.rejected:
         raise _rejected(result)
     return result.as_dict()
+
+
+def _reached_by_remote_refs(local: LocalSide, state: RemoteRefs) -> set[str]:
+    tips = [r.commit_hash for r in state.branches.values()]
+    tips += [t.commit_hash for t in state.tags.values()]
+    return set(reachable([h for h in tips if h in local.commits], local.parents, stop=set()))
 
 
 def _plan_moves(
@@ -108,7 +120,7 @@ def _plan_moves(
     for name, commit_hash in heads.items():
         there = state.branches.get(name)
         if there is not None and there.commit_hash == commit_hash:
-            local.tracking.set(remote.name, name, commit_hash)
+            local.tracking.record(remote.name, name, commit_hash)
             continue
         if there is not None and not force:
             if there.commit_hash not in local.commits:
@@ -221,7 +233,7 @@ def _move_branches(
             )
             continue
         result.branches_updated[name] = commit_hash
-        local.tracking.set(remote.name, name, commit_hash)
+        local.tracking.record(remote.name, name, commit_hash)
 
 
 def _rejected(result: PushResult) -> NonFastForwardError:

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field
 
 from coral.errors import (
-    CorruptObjectError,
     InvalidNameError,
     RemoteError,
     RemoteFormatError,
@@ -18,7 +17,7 @@ from coral.remote.backend import Backend, PreconditionFailed, RemoteKeyNotFound
 from coral.storage.fsutil import dumps_json
 from coral.version_control.commit import Commit, is_commit_hash
 from coral.version_control.commit_store import CommitStore
-from coral.version_control.version import Version
+from coral.version_control.version import Version, check_metrics
 
 
 @dataclass(frozen=True)
@@ -123,9 +122,16 @@ class Remote:
         blob = self.backend.get(key, keys.MAX_SMALL_BLOB)
         try:
             version = Version.from_dict(json.loads(blob.data))
-        except (ValueError, KeyError, TypeError) as err:
+            version.metrics = check_metrics(version.metrics)
+            valid = (
+                version.name == name
+                and isinstance(version.commit_hash, str)
+                and is_commit_hash(version.commit_hash)
+                and (version.description is None or isinstance(version.description, str))
+            )
+        except Exception as err:  # anything a hostile file makes parsing raise
             raise RemoteFormatError(f"remote tag {name!r} is unreadable: {err}") from None
-        if version.name != name or not is_commit_hash(version.commit_hash):
+        if not valid:
             raise RemoteFormatError(f"remote tag {name!r} is inconsistent with its file name")
         return version
 
@@ -149,7 +155,7 @@ class Remote:
         try:
             # CommitStore's own parser: the same hash check as a local read.
             commit = CommitStore._parse(commit_hash, json.loads(blob.data))
-        except (ValueError, CorruptObjectError) as err:
+        except Exception as err:  # anything a hostile file makes parsing raise
             raise RemoteFormatError(f"remote commit {commit_hash} is damaged: {err}") from None
         # Its hash only proves it is what was pushed; the IDs in it must also be well formed.
         bases = [b for joined in commit.delta_weights.values() for b in str(joined).split(",")]

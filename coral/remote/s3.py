@@ -68,6 +68,7 @@ class S3Backend(Backend):
         return self._prefix + key
 
     def _call(self, what: str, key: str, fn: Any, **kwargs: Any) -> Any:
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -87,7 +88,7 @@ class S3Backend(Backend):
                     "the environment or the profile"
                 ) from None
             raise RemoteError(f"cannot {what} {key} on {self._where}: {err}") from None
-        except BotoCoreError as err:
+        except (BotoCoreError, Boto3Error) as err:  # Boto3Error: failed multipart transfers
             raise RemoteError(f"cannot {what} {key} on {self._where}: {err}") from None
 
     def exists(self, key: str) -> bool:
@@ -161,26 +162,32 @@ class S3Backend(Backend):
 
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> str:
         condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
-        response = self._call(
-            "write",
-            key,
-            self._client.put_object,
-            Bucket=self.bucket,
-            Key=self._key(key),
-            Body=data,
-            **condition,
-        )
+        try:
+            response = self._call(
+                "write",
+                key,
+                self._client.put_object,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                **condition,
+            )
+        except RemoteKeyNotFound:  # S3 answers If-Match on a deleted key with 404
+            raise PreconditionFailed(f"{key} changed on the remote") from None
         return str(response["ETag"])
 
     def delete_if(self, key: str, *, etag: str) -> None:
-        self._call(
-            "delete",
-            key,
-            self._client.delete_object,
-            Bucket=self.bucket,
-            Key=self._key(key),
-            IfMatch=etag,
-        )
+        try:
+            self._call(
+                "delete",
+                key,
+                self._client.delete_object,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                IfMatch=etag,
+            )
+        except RemoteKeyNotFound:
+            raise PreconditionFailed(f"{key} changed on the remote") from None
 
     def list(self, prefix: str) -> Iterator[str]:
         paginator = self._client.get_paginator("list_objects_v2")

@@ -72,6 +72,12 @@ def fetch_commit_for_read(local: LocalSide, remote: Remote, ref: str, name: str)
     """The commit ``ref`` names on the remote (a remote branch, tag or full commit hash),
     with the objects of weight ``name`` installed here (and nothing else of it)."""
     state = remote.refs()
+    if ref == "HEAD":  # the remote's default branch
+        if state.head is None or state.head not in state.branches:
+            raise RefNotFoundError(
+                f"the remote {remote.name!r} has no default branch; name a branch or a tag"
+            )
+        ref = state.head
     if ref in state.branches:
         commit_hash = state.branches[ref].commit_hash
     elif ref in state.tags:

@@ -74,6 +74,8 @@ def parse_remote_url(url: str) -> RemoteSpec:
         secure = options.get("secure", "true").lower() not in ("false", "0", "no")
         endpoint = f"{'https' if secure else 'http'}://{parts.netloc}"
     _check_bucket(url, bucket)
+    if endpoint is not None:
+        _check_endpoint(url, endpoint)
     return RemoteSpec(
         scheme,
         bucket=bucket,
@@ -117,4 +119,17 @@ def _check_bucket(url: str, bucket: str) -> None:
         raise InvalidValueError(
             f"{url!r}: {bucket!r} is not a valid bucket name (3-63 characters: lowercase "
             "letters, digits, '.' and '-')"
+        )
+
+
+def _check_endpoint(url: str, endpoint: str) -> None:
+    parts = urlsplit(endpoint)
+    if parts.username or parts.password:
+        raise InvalidValueError(
+            "remote URLs never carry credentials (they would be saved in .coral/remotes.json); "
+            "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use an AWS profile instead"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidValueError(
+            f"{url!r}: the endpoint must be an http(s) URL such as http://localhost:9000"
         )

@@ -33,6 +33,7 @@ from coral.errors import CorruptObjectError
 from coral.storage import zstd
 
 CHUNK_BYTES = 1 << 20
+_MIN_CHUNK = 1 << 12  # the smallest chunk a reader accepts (all are CHUNK_BYTES when written)
 """Plane bytes per zstd frame."""
 
 _SAMPLE_WINDOWS = 4
@@ -202,9 +203,16 @@ class ShuffleZstdCodec:
         itemsize = _itemsize(params, nbytes)
         chunk = int(params["chunk"])
         frames = params["planes"]
-        if chunk <= 0 or len(frames) != itemsize:
-            raise CorruptObjectError("stored shuffle-zstd object does not match its dtype size")
         rows = nbytes // itemsize
+        if chunk < min(rows, _MIN_CHUNK) or not isinstance(frames, list):
+            # Chunks are CHUNK_BYTES when written; a tiny one (from a damaged or hostile
+            # header) would make millions of blocks before anything else is checked.
+            raise CorruptObjectError("stored shuffle-zstd object has an invalid chunk size")
+        count = -(-rows // chunk) if chunk > 0 else 0
+        if len(frames) != itemsize or any(
+            not isinstance(f, list) or len(f) != count for f in frames
+        ):
+            raise CorruptObjectError("stored shuffle-zstd object lists the wrong chunks")
         swap = bool(params.get("sign_swap", 0))
         blocks = [(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
         # where[p][b] = (payload begin, payload end, zstd?) of plane p's chunk in block b
@@ -215,6 +223,8 @@ class ShuffleZstdCodec:
                 raise CorruptObjectError("stored shuffle-zstd object lists the wrong chunks")
             where.append([])
             for size, compressed in plane_frames:
+                if int(size) < 0:
+                    raise CorruptObjectError("stored shuffle-zstd object has a negative frame")
                 where[-1].append((offset, offset + int(size), bool(compressed)))
                 offset += int(size)
         _check_size(payload.size, offset, self.name)
@@ -259,7 +269,7 @@ class ShuffleZstdCodec:
 
 def _itemsize(params: dict[str, Any], nbytes: int) -> int:
     itemsize = int(params["itemsize"])
-    if itemsize <= 0 or nbytes % itemsize:
+    if itemsize not in (1, 2, 4, 8, 16) or nbytes % itemsize:  # up to complex128
         raise CorruptObjectError("stored shuffle-zstd object does not match its dtype size")
     return itemsize
 

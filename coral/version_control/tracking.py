@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from coral.errors import InvalidNameError, RepositoryFormatError
+from coral.errors import InvalidNameError, RefExistsError, RepositoryFormatError
 from coral.storage.fsutil import atomic_write_json, read_json
 from coral.version_control.commit import is_commit_hash
 from coral.version_control.refnames import check_ref_name
@@ -34,7 +34,7 @@ class TrackingRefs:
         path = self._path(remote, branch)
         try:
             commit_hash = read_json(path).get("commit_hash")
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         except (ValueError, AttributeError) as err:
             raise RepositoryFormatError(f"remote-tracking ref {path} is unreadable: {err}") from err
@@ -71,13 +71,36 @@ class TrackingRefs:
                 continue  # not a folder Coral made
         return out
 
-    def set(self, remote: str, branch: str, commit_hash: str) -> None:
+    def record(self, remote: str, branch: str, commit_hash: str) -> None:
+        """Record a remote branch; :class:`RefExistsError` when another tracked name is a
+        folder of it or it of another ('dev' and 'dev/x' cannot both be files)."""
         path = self._path(remote, branch)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, {"commit_hash": commit_hash}, tmp_dir=self._tmp_dir)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, {"commit_hash": commit_hash}, tmp_dir=self._tmp_dir)
+        except (FileExistsError, IsADirectoryError, NotADirectoryError):
+            raise RefExistsError(
+                f"cannot track {remote}/{branch}: it clashes with another branch name of "
+                f"{remote!r} ('x' and 'x/y' cannot both exist)"
+            ) from None
 
     def remove(self, remote: str, branch: str) -> None:
-        self._path(remote, branch).unlink(missing_ok=True)
+        path = self._path(remote, branch)
+        path.unlink(missing_ok=True)
+        # Empty folders left behind would block a later branch of the folder's name.
+        top = self.root / check_remote_name(remote)
+        for folder in path.parents:
+            if folder == top or top not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty
+
+    def keep_only(self, remote: str, branches: set[str]) -> None:
+        """Forget the remote's branches that are no longer there (deleted on the remote)."""
+        for name in set(self.all(remote)) - branches:
+            self.remove(remote, name)
 
     def drop_remote(self, remote: str) -> None:
         shutil.rmtree(self.root / check_remote_name(remote), ignore_errors=True)
