@@ -34,8 +34,8 @@ from coral_jupyter.session import Session
 Handler = Callable[[Session, argparse.Namespace, dict[str, Any]], Any]
 
 
-class Help:
-    """Usage text, displayed as preformatted text."""
+class Preformatted:
+    """Text shown as it is (usage, bisect and blame reports)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -58,12 +58,12 @@ def execute(session: Session, line: str, user_ns: dict[str, Any]) -> Any:
     return HANDLERS[command](session, args, user_ns)
 
 
-def _help(command: str | None) -> Help:
+def _help(command: str | None) -> Preformatted:
     if command is None:
-        return Help(usage())
+        return Preformatted(usage())
     if command not in PARSERS:
         raise UsageError(f"%coral help: unknown subcommand {command!r}")
-    return Help(PARSERS[command].format_help())
+    return Preformatted(PARSERS[command].format_help())
 
 
 def _init(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
@@ -267,6 +267,34 @@ def _clone(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) 
     return RepositorySummary.of(session.repo)
 
 
+def _callable(user_ns: dict[str, Any], name: str | None, option: str) -> Any:
+    if name is None:
+        return None
+    found = user_ns.get(name)
+    if not callable(found):
+        raise UsageError(f"{option} {name}: no function of that name in the notebook")
+    return found
+
+
+def _bisect(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return Preformatted(
+        str(
+            session.repo.bisect(
+                args.good,
+                args.bad,
+                _callable(user_ns, args.test, "--test"),
+                metric=_callable(user_ns, args.metric, "--metric"),
+                threshold=args.threshold,
+                bad_if=args.bad_if,
+            )
+        )
+    )
+
+
+def _blame(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return Preformatted("\n".join(str(e) for e in session.repo.blame(args.ref).values()))
+
+
 def _help_command(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return _help(args.command)
 
@@ -304,6 +332,8 @@ HANDLERS: dict[str, Handler] = {
     "pull": _pull,
     "sync": _sync,
     "clone": _clone,
+    "bisect": _bisect,
+    "blame": _blame,
     "fsck": _fsck,
     "dag": _dag,
     "diffview": _diffview,

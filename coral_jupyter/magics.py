@@ -46,6 +46,7 @@ class CoralMagics(Magics):
                diff [A] [B] [--stats] | show [REF] | get WEIGHT [REF] | versions |
                remote [add NAME URL | remove NAME] | push [REMOTE] [--branch B] [-f] |
                pull [REMOTE] [-f] | sync [REMOTE] | clone URL PATH |
+               bisect GOOD BAD (--test F | --metric F --threshold X) | blame [REF] |
                fsck [--quick] | help [SUBCOMMAND]
 
         %%coral commit -m MSG [NAME...]

@@ -7,13 +7,12 @@ and ``%coral help SUBCOMMAND`` print usage instead of exiting.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import shlex
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
+from coral.cli.args import key_value, metric
 from coral.version_control import MergeStrategy
 
 
@@ -29,24 +28,6 @@ class MagicArgumentParser(argparse.ArgumentParser):
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError(message or f"{self.prog}: invalid arguments")
-
-
-def key_value(text: str) -> tuple[str, Any]:
-    """``k=v`` with ``v`` read as JSON when it is JSON (numbers, true/false, lists), else text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
-def metric(text: str) -> tuple[str, float]:
-    key, value = key_value(text)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"metric {key!r} must be a finite number, got {value!r}")
-    return key, float(value)
 
 
 def build() -> dict[str, MagicArgumentParser]:
@@ -133,6 +114,15 @@ def build() -> dict[str, MagicArgumentParser]:
     p = sub("clone", "Copy a remote repository into PATH and make it current.")
     p.add_argument("url")
     p.add_argument("path")
+    p = sub("bisect", "The first bad commit between GOOD and BAD, by a test or a metric.")
+    p.add_argument("good")
+    p.add_argument("bad")
+    p.add_argument("--test", default=None, metavar="FUNC", help="f(weights) -> True if good")
+    p.add_argument("--metric", default=None, metavar="FUNC", help="f(weights) -> number")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--bad-if", default="above", choices=["above", "below"])
+    p = sub("blame", "The commit that last changed each tensor, and by how much.")
+    p.add_argument("ref", nargs="?", default="HEAD")
     p = sub("fsck", "Verify every object, commit, ref and tag.")
     p.add_argument("--quick", action="store_true", help="skip re-hashing the objects")
     p = sub("help", "Usage of a subcommand.")

@@ -387,3 +387,17 @@ def test_remotes_push_pull_sync_and_clone(project: Shell, tmp_path: Path) -> Non
     assert "usage" in project.usage_error("%coral remote add onlyname")
     project.run("%coral remote remove origin")
     assert project.session.repo.list_remotes() == {}
+
+
+def test_bisect_and_blame_magics(shell: Shell) -> None:
+    shell.run("%coral init .")
+    repo = shell.session.repo
+    for i in range(8):
+        loss = np.array([0.1 if i < 5 else 3.0], np.float32)
+        repo.stage_weights({"loss": loss, "step": np.array([i])})
+        repo.commit(f"step {i}")
+    shell.run("def loss(weights):\n    return float(weights['loss'].data[0])\n")
+    report = shell.run("%coral bisect HEAD~7 HEAD --metric loss --threshold 1")
+    assert "is the first bad commit" in repr(report) and "step 5" in repr(report)
+    assert "step 7" in repr(shell.run("%coral blame"))
+    assert "no function" in shell.usage_error("%coral bisect HEAD~7 HEAD --test nope")

@@ -153,3 +153,11 @@ def test_a_file_remote_refuses_special_files_and_links_out(tmp_path: Path) -> No
     with pytest.raises(RemoteError, match="outside the remote folder"):
         backend.put("tags/evil.json", b"{}")
     assert list(outside.iterdir()) == []
+
+
+def test_delete_is_idempotent(backend: Backend) -> None:
+    backend.put("objects/ab/gone", b"x")
+    backend.delete("objects/ab/gone")
+    assert not backend.exists("objects/ab/gone")
+    backend.delete("objects/ab/gone")  # again: nothing to do, no error
+    backend.delete("never/there")

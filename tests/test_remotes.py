@@ -760,3 +760,17 @@ def test_clone_checks_out_the_remotes_default_branch(
     c = _repo(tmp_path, "c", url)
     weight = c.get_weight("f64", remote="origin")  # the remote's default branch
     assert_bit_exact(weight.data, a.get_weight("f64", "exp").data)
+
+
+def test_a_failed_clone_leaves_nothing_behind(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not coral")
+    with pytest.raises(RemoteFormatError):
+        Repository.clone(f"file://{foreign}", tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("user file")
+    with pytest.raises(RemoteFormatError):
+        Repository.clone(f"file://{foreign}", tmp_path / "kept")
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["mine.txt"]

@@ -69,6 +69,10 @@ class Backend(ABC):
         if the key does not exist). Returns the new etag; raises :class:`PreconditionFailed`."""
 
     @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove a blob; a missing key is not an error (deleting is idempotent)."""
+
+    @abstractmethod
     def delete_if(self, key: str, *, etag: str) -> None:
         """Delete only if the key's current etag is ``etag``; :class:`PreconditionFailed`."""
 

@@ -145,21 +145,30 @@ class FileBackend(Backend):
             self.put(key, data)
         return content_etag(data)
 
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        fsync_dir(path.parent)
+        self._prune_empty_folders(path)
+
     def delete_if(self, key: str, *, etag: str) -> None:
         with self._locked():
             if self._etag(key) != etag:
                 raise PreconditionFailed(f"{key} changed on the remote")
-            path = self._path(key)
-            path.unlink()
-            fsync_dir(path.parent)
-            # Empty folders left behind would block a later key of the folder's name.
-            for folder in path.parents:
-                if folder == self.root or self.root not in folder.parents:
-                    break
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+            self.delete(key)
+
+    def _prune_empty_folders(self, path: Path) -> None:
+        """Empty folders left behind would block a later key of a folder's name."""
+        for folder in path.parents:
+            if folder == self.root or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty
 
     def list(self, prefix: str) -> Iterator[str]:
         base = self.root / prefix

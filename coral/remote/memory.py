@@ -58,6 +58,10 @@ class MemoryBackend(Backend):
             self._blobs[key] = bytes(data)
         return content_etag(data)
 
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._blobs.pop(key, None)
+
     def delete_if(self, key: str, *, etag: str) -> None:
         with self._lock:
             current = self._blobs.get(key)

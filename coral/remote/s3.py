@@ -176,6 +176,11 @@ class S3Backend(Backend):
             raise PreconditionFailed(f"{key} changed on the remote") from None
         return str(response["ETag"])
 
+    def delete(self, key: str) -> None:
+        self._call(
+            "delete", key, self._client.delete_object, Bucket=self.bucket, Key=self._key(key)
+        )
+
     def delete_if(self, key: str, *, etag: str) -> None:
         try:
             self._call(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def fsync_dir(path: Path) -> None:
@@ -28,13 +30,15 @@ def temp_path_for(target: Path, tmp_dir: Path | None = None) -> Path:
     return directory / f".{target.name}.{uuid.uuid4().hex}.tmp"
 
 
-def atomic_write_bytes(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
-    """Replace ``target`` with ``data`` atomically and durably."""
+@contextmanager
+def atomic_file(target: Path, *, tmp_dir: Path | None = None) -> Iterator[BinaryIO]:
+    """Write ``target`` through a temp file that replaces it, fsynced, only when the block
+    ends cleanly: readers see the old file or the whole new one, never a part."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(target, tmp_dir)
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -42,6 +46,12 @@ def atomic_write_bytes(target: Path, data: bytes, *, tmp_dir: Path | None = None
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+def atomic_write_bytes(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
+    """Replace ``target`` with ``data`` atomically and durably."""
+    with atomic_file(target, tmp_dir=tmp_dir) as fh:
+        fh.write(data)
 
 
 def dumps_json(data: Any) -> bytes:

@@ -5,6 +5,7 @@ and ``boto3`` is only needed for S3)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,6 +42,7 @@ class RemoteCommands:
     _staging: StagingArea
     _tracking: TrackingRefs
     _who: Callable[[], str]
+    close: Callable[[], None]
 
     # --- configuration ---
 
@@ -221,7 +223,14 @@ class RemoteCommands:
         target = Path(path)
         if (target / ".coral").exists():
             raise RemoteError(f"{target} already holds a Coral repository; clone elsewhere")
+        existed = target.exists()
         repo = cls(target, init=True)  # type: ignore[call-arg]
-        repo.add_remote(remote_name, url)
-        repo.pull(remote_name, progress_callback=progress_callback, show_progress=show_progress)
+        try:
+            repo.add_remote(remote_name, url)
+            repo.pull(remote_name, progress_callback=progress_callback, show_progress=show_progress)
+        except BaseException:
+            # As git does: a failed clone leaves nothing behind (only what it created).
+            repo.close()
+            shutil.rmtree(target if not existed else target / ".coral", ignore_errors=True)
+            raise
         return repo

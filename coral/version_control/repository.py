@@ -41,6 +41,7 @@ from coral.version_control.fsck import Fsck, FsckReport
 from coral.version_control.graph import VersionGraph
 from coral.version_control.history_api import HistoryCommands
 from coral.version_control.identity import resolve_identity
+from coral.version_control.inspect_api import InspectCommands
 from coral.version_control.layout import RepoLayout
 from coral.version_control.lazy import LazyWeights
 from coral.version_control.merge_api import MergeCommands
@@ -61,7 +62,7 @@ from coral.version_control.weight_input import (
 from coral.version_control.write_plan import WritePlanner
 
 
-class Repository(HistoryCommands, MergeCommands, RemoteCommands):
+class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands):
     """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
 
     Args:
@@ -232,9 +233,27 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands):
         """Drop staged changes for ``names`` (all of them when None). Objects stay stored."""
         self._staging.unstage(None if names is None else name_set(names))
 
-    def reset(self) -> None:
-        """Empty the staging area."""
+    def reset(self, ref: str | None = None) -> Commit | None:
+        """Like ``git reset``: without ``ref``, empty the staging area; with one, also move
+        the current branch to ``ref`` (any ref, including ``main@{1}`` from the reflog: the
+        way to undo a commit, a merge or a pull). The move is recorded in the reflog, so it
+        can itself be undone. Returns the commit the branch now points at."""
+        if ref is None:
+            self.unstage(None)
+            return None
+        target = self.get_commit(ref)
+        head = self._refs.head()
+        if head.branch is None:
+            raise InvalidValueError("HEAD is detached: check out a branch, then reset it")
+        current = self._refs.read_branch(head.branch)
+        self._refs.write_branch(
+            Branch(head.branch, target.commit_hash, current.parent_branch if current else None),
+            expected=head.commit_hash,
+            who=self._who(),
+            message=f"reset: moving to {ref}",
+        )
         self.unstage(None)
+        return target
 
     def status(self) -> Status:
         """Where HEAD is, and what the next commit would add, modify or remove."""

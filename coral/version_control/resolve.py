@@ -2,8 +2,9 @@
 
 Accepted, in this order: ``HEAD``; a full commit hash; a branch; a tag (version name or
 version_id); a remote-tracking branch (``origin/main``); an abbreviated commit hash of at least
-4 hex digits that matches one commit. Any of them may be followed by git's relative suffixes:
-``~N`` (N first parents back), ``^`` / ``^N`` (the N-th parent of a merge).
+4 hex digits that matches one commit; ``branch@{N}`` (where the branch pointed N moves ago, from
+its reflog). Any of them may be followed by git's relative suffixes: ``~N`` (N first parents
+back), ``^`` / ``^N`` (the N-th parent of a merge).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MIN_ABBREV = 4
 _SUFFIX_RE = re.compile(r"([~^])(\d*)")
 _SUFFIXES_RE = re.compile(r"(?:[~^]\d*)*")
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
+_REFLOG_RE = re.compile(r"^(.*)@\{(\d+)\}$")
 
 
 class RefResolver:
@@ -72,6 +74,9 @@ class RefResolver:
         return commit_hash
 
     def _resolve_base(self, name: str) -> str:
+        at = _REFLOG_RE.match(name)
+        if at is not None:
+            return self._from_reflog(at.group(1), int(at.group(2)))
         if name == "HEAD":
             head = self._refs.head()
             if head.commit_hash is None:
@@ -108,6 +113,22 @@ class RefResolver:
         if name == head.branch:
             raise UnbornBranchError(f"branch {name!r} has no commits yet")
         raise RefNotFoundError(self._not_found_message(name))
+
+    def _from_reflog(self, branch: str, n: int) -> str:
+        """``main@{N}``: where ``main`` pointed N moves ago (``@{N}``: the current branch)."""
+        name = branch or self._refs.head().branch
+        if name is None:
+            raise RefNotFoundError("@{N} needs a branch: HEAD is detached")
+        check_ref_name(name)
+        if n == 0:
+            return self._resolve_base(name)
+        moves = list(reversed(self._refs.reflog(f"refs/heads/{name}")))
+        if n > len(moves) or moves[n - 1].old is None:
+            raise RefNotFoundError(
+                f"{name}@{{{n}}}: the reflog of {name!r} goes back only {len(moves) - 1} "
+                "move(s) (see repo.reflog())"
+            )
+        return str(moves[n - 1].old)
 
     def _walk(self, ref: str, commit_hash: str, op: str, count: int) -> str:
         if op == "^":
