@@ -193,3 +193,72 @@ def test_bisect_runs_a_command_per_candidate(tmp_path: Path) -> None:
     first_bad = repo.log()[3]  # step 6
     assert f"{first_bad.commit_hash} is the first bad commit" in done.stdout
     coral(tmp_path, "bisect", "HEAD~9", "HEAD", code=1)  # no command given
+
+
+def test_demo_builds_a_repository_to_explore(tmp_path: Path) -> None:
+    done = coral(tmp_path, "demo", "play")
+    assert "Built a demo repository" in done.stdout and "coral log" in done.stdout
+    repo = Repository(tmp_path / "play")
+    assert len(repo.version_graph.commits()) == 11
+    assert {b.name for b in repo.branch_manager.list_branches()} == {"main", "high-lr"}
+    assert repo.get_commit("main").is_merge_commit
+    tags = {v.name: v for v in repo.list_versions()}
+    assert set(tags) == {"baseline", "best"}
+    assert tags["best"].metrics["accuracy"] >= tags["baseline"].metrics["accuracy"]
+    graph = coral(tmp_path / "play", "log", "--oneline", "--graph", "--all").stdout
+    assert "\x1b[" not in graph  # no colours when the output is not a terminal
+    assert repo.fsck().ok
+    coral(tmp_path, "demo", "play", code=1)  # not over an existing repository
+
+
+def test_colours_on_a_terminal_only(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    coral(tmp_path, "demo", "play")
+    leader, follower = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-m", "coral.cli", "log", "--oneline"],
+        cwd=tmp_path / "play",
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "NO_COLOR"},
+    )
+    os.close(follower)
+    shown = os.read(leader, 1 << 16).decode()
+    os.close(leader)
+    assert done.returncode == 0 and "\x1b[33m" in shown
+
+
+def test_an_export_loads_in_transformers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a local folder: nothing may be downloaded
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    torch.manual_seed(0)
+    model = transformers.BertModel(config).eval()
+    model.save_pretrained(tmp_path / "original")
+    coral(tmp_path, "init")
+    coral(tmp_path, "add", "original/model.safetensors")
+    coral(tmp_path, "commit", "-m", "tiny bert")
+    (tmp_path / "exported").mkdir()
+    (tmp_path / "exported" / "config.json").write_text(
+        (tmp_path / "original" / "config.json").read_text()
+    )
+    coral(tmp_path, "export", "HEAD", "-o", "exported/model.safetensors")
+    loaded = transformers.BertModel.from_pretrained(tmp_path / "exported").eval()
+    ids = torch.tensor([[1, 5, 7, 2]])
+    with torch.no_grad():
+        expected = model(ids).last_hidden_state
+        actual = loaded(ids).last_hidden_state
+    assert torch.equal(expected, actual)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name

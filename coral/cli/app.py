@@ -40,6 +40,8 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, tuple[Handler, bool]]]:
         handlers[name] = (handler, needs_repo)
         return sub.add_parser(name, help=text, description=text)
 
+    p = command("demo", commands.demo, "Build an example repository to explore.", needs_repo=False)
+    p.add_argument("path", nargs="?")
     p = command("init", commands.init, "Create an empty repository.", needs_repo=False)
     p.add_argument("path", nargs="?")
     command("status", commands.status, "Branch, HEAD and what the next commit would change.")

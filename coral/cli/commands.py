@@ -255,3 +255,25 @@ def bisect(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 
     out.line(str(repo.bisect(args.good, args.bad, run)))
     return 0
+
+
+def demo(start: Path, args: argparse.Namespace, out: Output) -> int:
+    from coral.cli.demo import build_demo
+
+    target = Path(args.path) if args.path else start / "coral-demo"
+    repo = build_demo(target)
+    out.line(f"Built a demo repository in {repo.path}:")
+    out.line("  a small MLP trained on two moons, one commit per epoch with loss and accuracy,")
+    out.line("  a branch at a higher learning rate, a merge of the two, tags baseline and best.")
+    out.line("Try:")
+    for line in (
+        f"cd {target}",
+        "coral log --oneline --graph --all",
+        "coral versions",
+        "coral diff baseline best --stats",
+        "coral blame",
+        "coral show best",
+    ):
+        out.line(f"  {line}")
+    out.line("or in Jupyter: %load_ext coral_jupyter, then %coral open . and %coral dag")
+    return 0

@@ -94,8 +94,9 @@ def push(
     _push_tags(remote, state, tags, force, result)
     _move_branches(local, remote, state, moves, result)
     current = local.refs.head().branch
-    if current is not None and current in result.branches_updated:
-        remote.set_head_if_missing(current)
+    on_remote = current in result.branches_updated or current in state.branches
+    if state.head is None and current is not None and on_remote:
+        remote.set_head_if_missing(current)  # the first pusher's branch is what clones check out
     if result.rejected:
         raise _rejected(result)
     return result.as_dict()
