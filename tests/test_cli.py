@@ -14,7 +14,7 @@ import pytest
 
 from coral.integrations.safetensors import load_safetensors, save_safetensors
 from coral.version_control import Repository
-from tests.helpers import assert_bit_exact
+from tests.helpers import assert_bit_exact, tiny_bert
 
 
 def coral(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
@@ -113,6 +113,7 @@ def test_exit_codes_and_messages_follow_git(tmp_path: Path) -> None:
     coral(tmp_path, "init")
     assert coral(tmp_path, "checkout", "nope", code=1).stderr.startswith("error: ")
     assert coral(tmp_path, "add", "missing.safetensors", code=1).stderr.startswith("error: ")
+    assert "no .safetensors" in coral(tmp_path, "add", ".", code=1).stderr
     assert "usage: coral merge" in coral(tmp_path, "merge", "--help").stdout
     assert coral(tmp_path, "--version").stdout.startswith("coral ")
     other = tmp_path / "elsewhere"
@@ -232,20 +233,10 @@ def test_colours_on_a_terminal_only(tmp_path: Path) -> None:
 
 
 def test_an_export_loads_in_transformers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a local folder: nothing may be downloaded
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    config = transformers.BertConfig(
-        vocab_size=50,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-    )
-    torch.manual_seed(0)
-    model = transformers.BertModel(config).eval()
-    model.save_pretrained(tmp_path / "original")
+    model = tiny_bert(tmp_path / "original", monkeypatch)
+    import torch
+    import transformers
+
     coral(tmp_path, "init")
     coral(tmp_path, "add", "original/model.safetensors")
     coral(tmp_path, "commit", "-m", "tiny bert")
@@ -262,3 +253,20 @@ def test_an_export_loads_in_transformers(tmp_path: Path, monkeypatch: pytest.Mon
     assert torch.equal(expected, actual)
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_model_folders_from_the_command_line(tmp_path: Path) -> None:
+    from coral.integrations.folders import read_model_folder, write_model_folder
+
+    write_model_folder(
+        tmp_path / "model",
+        {"w": np.arange(6, dtype=np.float32)},
+        {"config.json": b'{"a": 1}'},
+    )
+    coral(tmp_path, "init")
+    assert "1 weight(s) and 1 file(s)" in coral(tmp_path, "add", "model").stdout
+    coral(tmp_path, "commit", "-m", "folder")
+    assert "to out/" in coral(tmp_path, "export", "-o", "out/").stdout
+    back = read_model_folder(tmp_path / "out")
+    assert back.files == {"config.json": b'{"a": 1}'}
+    assert_bit_exact(back.weights["w"], np.arange(6, dtype=np.float32))

@@ -177,3 +177,11 @@ def test_missing_torch_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'coral[torch]'" in out.stdout
+
+
+def test_load_into_is_the_short_name_of_load_into_model() -> None:
+    from coral.integrations.pytorch import load_into, pytorch_to_coral
+
+    source, target = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    report = load_into(target, pytorch_to_coral(source))
+    assert report.missing == [] and torch.equal(source.weight, target.weight)

@@ -45,8 +45,10 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, tuple[Handler, bool]]]:
     p = command("init", commands.init, "Create an empty repository.", needs_repo=False)
     p.add_argument("path", nargs="?")
     command("status", commands.status, "Branch, HEAD and what the next commit would change.")
-    p = command("add", commands.add, "Stage the tensors of .safetensors, .npz or PyTorch files.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = command(
+        "add", commands.add, "Stage weight files (.safetensors, .npz, PyTorch) or model folders."
+    )
+    p.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER")
     p.add_argument("--prefix", default="", help="prepend this to every tensor name")
     p.add_argument("--key", default=None, help="the entry of a nested checkpoint to take")
     p = command("commit", commands.commit, "Record the staged weights.")
@@ -91,7 +93,9 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, tuple[Handler, bool]]]:
     p.add_argument("--metric", type=metric, action="append", default=[], metavar="K=V")
     p.add_argument("-d", "--delete", action="store_true")
     command("versions", commands.versions, "Tags with their metrics.")
-    p = command("export", commands.export, "Write a commit's weights to .safetensors or .npz.")
+    p = command(
+        "export", commands.export, "Write a commit as .safetensors, .npz or a model folder."
+    )
     p.add_argument("ref", nargs="?", default="HEAD")
     p.add_argument("-o", "--output", required=True)
     p = command("remote", remotes.remote, "List, add or remove remotes.")

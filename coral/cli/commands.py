@@ -32,6 +32,9 @@ def add(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 
     total = 0
     for name in args.files:
+        if Path(name).is_dir():
+            total += _add_folder(repo, Path(name), args.prefix, out)
+            continue
         loaded = load_weights_file(name, key=args.key)
         weights = loaded.weights
         if args.prefix:
@@ -44,6 +47,23 @@ def add(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     if len(args.files) > 1:
         out.line(f"staged {total} weight(s) in all")
     return 0
+
+
+def _add_folder(repo: Repository, folder: Path, prefix: str, out: Output) -> int:
+    """A Hugging Face-style folder: its safetensors shards and the files beside them."""
+    from coral.integrations.folders import read_model_folder
+
+    loaded = read_model_folder(folder)
+    repo.stage_weights({f"{prefix}{k}": v for k, v in loaded.weights.items()})
+    repo.stage_files(loaded.files)
+    for skipped in loaded.skipped:
+        out.error(
+            f"warning: {folder}: left out {skipped} (another copy of the weights, or too large)"
+        )
+    out.line(
+        f"staged {len(loaded.weights)} weight(s) and {len(loaded.files)} file(s) from {folder}"
+    )
+    return len(loaded.weights)
 
 
 def commit(repo: Repository, args: argparse.Namespace, out: Output) -> int:
@@ -186,6 +206,16 @@ def export(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     commit = repo.get_commit(args.ref)
     weights = repo.get_all_weights(commit.commit_hash)
     target = Path(args.output)
+    if target.is_dir() or args.output.endswith("/") or not target.suffix:
+        from coral.integrations.folders import write_model_folder
+
+        files = repo.get_files(commit.commit_hash)
+        write_model_folder(target, weights, files, {"coral_commit": commit.commit_hash})
+        out.line(
+            f"Wrote {len(weights)} weight(s) and {len(files)} file(s) of {commit.short_hash} "
+            f"to {target}/"
+        )
+        return 0
     if target.suffix == ".npz":
         save_npz(weights, target)
     elif target.suffix == ".safetensors":

@@ -33,6 +33,11 @@ def load_weights_file(path: str | Path, key: str | None = None) -> LoadedFile:
     """The weights in ``path``; ``key`` picks one entry of a nested checkpoint
     (``state_dict``, ``model``...) before flattening."""
     source = Path(path)
+    if source.is_dir():
+        raise InvalidValueError(
+            f"{source} is a folder: read it with coral.integrations.folders.read_model_folder "
+            "(coral add FOLDER does)"
+        )
     if not source.is_file():
         raise InvalidValueError(f"{source}: no such file")
     suffix = source.suffix.lower()

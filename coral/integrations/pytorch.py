@@ -173,3 +173,10 @@ def load_into_model(
         for name in targets.keys() & weights.keys():
             targets[name].copy_(to_torch_tensor(weights[name], copy=False))
     return report
+
+
+def load_into(
+    model: Any, weights: Mapping[str, WeightTensor], *, strict: bool = True
+) -> LoadReport:
+    """The short name of :func:`load_into_model` (``load_into(model, repo.get_all_weights())``)."""
+    return load_into_model(model, weights, strict=strict)

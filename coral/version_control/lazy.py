@@ -15,21 +15,28 @@ class LazyWeights(Mapping[str, WeightTensor]):
     without reading anything: ``lazy.metadata("fc.weight").shape``.
     """
 
-    def __init__(self, commit: Commit, load: Callable[[str, Commit], WeightTensor]) -> None:
+    def __init__(
+        self,
+        commit: Commit,
+        load: Callable[[str, Commit], WeightTensor],
+        names: list[str] | None = None,
+    ) -> None:
         self.commit = commit
         self._load = load
+        self._names = sorted(commit.weight_hashes) if names is None else names
+        self._known = set(self._names)
 
     def __getitem__(self, name: str) -> WeightTensor:
         return self._load(name, self.commit)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self.commit.weight_hashes))
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self.commit.weight_hashes)
+        return len(self._names)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.commit.weight_hashes
+        return name in self._known
 
     def metadata(self, name: str) -> WeightMetadata:
         known = self.commit.weight_metadata.get(name)

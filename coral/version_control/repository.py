@@ -33,6 +33,14 @@ from coral.errors import (
 )
 from coral.storage.locking import RepositoryLock
 from coral.storage.objects import WriteRequest
+from coral.version_control.assets import (
+    FILE_PREFIX,
+    as_file_array,
+    file_path,
+    file_weight_name,
+    is_file_name,
+    weight_names,
+)
 from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
@@ -181,6 +189,22 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands
             raise WeightTypeError(
                 f"stage_weights takes a dict of name -> weight, got {type(weights).__name__}"
             )
+        reserved = [n for n in weights if isinstance(n, str) and is_file_name(n)]
+        if reserved:
+            raise InvalidValueError(
+                f"weight names starting with {FILE_PREFIX!r} are reserved for model files "
+                f"({reserved[0]!r}); stage files with repo.stage_files()"
+            )
+        return self._stage(weights, remove_missing=remove_missing, lossy=lossy, progress=progress)
+
+    def _stage(
+        self,
+        weights: Mapping[str, Any],
+        *,
+        remove_missing: bool = False,
+        lossy: bool | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, str]:
         prepared = [
             (check_weight_name(name), prepare_weight(name, value))
             for name, value in weights.items()
@@ -210,11 +234,32 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands
             for (name, _, metadata), oid in zip(entries, oids, strict=True)
         }
         removed: set[str] = set()
-        if remove_missing:
+        if remove_missing:  # the weights, that is: the model's files stay
             head = self._head_commit()
-            removed = set(head.weight_hashes) - staged.keys() if head else set()
+            removed = set(weight_names(head.weight_hashes)) - staged.keys() if head else set()
         self._staging.stage(staged, removed)
         return {name: sw.object_id for name, sw in staged.items()}
+
+    def stage_files(self, files: Mapping[str, bytes]) -> dict[str, str]:
+        """Stage non-tensor files that belong with the model (``config.json``, tokenizer
+        files), by relative path. They are committed, carried forward, pushed and pulled with
+        the weights; ``get_files`` reads them back and ``get_all_weights`` leaves them out.
+
+        Returns:
+            ``{path: object_id}``.
+        """
+        arrays = {
+            file_weight_name(path): as_file_array(bytes(data)) for path, data in files.items()
+        }
+        stored = self._stage(arrays)
+        return {file_path(name): oid for name, oid in stored.items()}
+
+    def get_files(self, ref: str | None = None) -> dict[str, bytes]:
+        """The model files of a commit (default HEAD), by relative path, byte for byte."""
+        commit = self.get_commit(ref or "HEAD")
+        names = sorted(n for n in commit.weight_hashes if is_file_name(n))
+        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
+        return {file_path(n): a.tobytes() for n, a in zip(names, arrays, strict=True)}
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""
@@ -562,8 +607,8 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands
         """
         commit = self.get_commit(commit_ref or "HEAD")
         if lazy:
-            return LazyWeights(commit, self._load)
-        names = sorted(commit.weight_hashes)
+            return LazyWeights(commit, self._load, weight_names(commit.weight_hashes))
+        names = weight_names(commit.weight_hashes)
         oids = [commit.weight_hashes[name] for name in names]
         arrays = self.store.read_many(oids, verify=self._verify_reads())
         return {
