@@ -52,6 +52,7 @@ def test_reflog_and_reset_undo_a_commit_and_the_undo(repo: Repository) -> None:
     assert [e.new for e in moves] == [c2, c1, c0]
     assert moves[0].message == "commit: c2: set c"
     assert repo.resolve_ref("main@{1}") == c1 and repo.resolve_ref("@{2}") == c0
+    assert repo.resolve_ref("HEAD@{1}") == c1  # the current branch's reflog
     repo.stage_weights({"a": np.zeros(8, np.float32)})
     assert repo.reset("main@{1}").commit_hash == c1  # undo the last commit
     assert repo.resolve_ref("main") == c1 and repo.status().clean

@@ -124,7 +124,8 @@ def test_push_then_clone_carries_the_whole_history_bit_exact(
 
     again = a.push("origin")
     assert again["weights_pushed"] == 0 and again["bytes_transferred"] == 0
-    assert b.pull("origin")["weights_pulled"] == 0
+    again_pulled = b.pull("origin")
+    assert again_pulled["weights_pulled"] == 0 and again_pulled["tags_pulled"] == []
 
 
 def test_the_chapters_init_add_remote_pull_recipe_gives_a_complete_copy(

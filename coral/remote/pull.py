@@ -102,6 +102,9 @@ def fetch(
     result.commits_pulled = len(commits)
     _record_tracking(local, remote, state, result)
     for tag in state.tags.values():
+        mine = local.versions.by_name(tag.name)
+        if mine is not None and mine.commit_hash == tag.commit_hash:
+            continue  # already here
         if local.versions.install(tag, replace=replace_tags):
             result.tags_pulled.append(tag.name)
         else:

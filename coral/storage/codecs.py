@@ -33,8 +33,8 @@ from coral.errors import CorruptObjectError
 from coral.storage import zstd
 
 CHUNK_BYTES = 1 << 20
-_MIN_CHUNK = 1 << 12  # the smallest chunk a reader accepts (all are CHUNK_BYTES when written)
 """Plane bytes per zstd frame."""
+_MIN_CHUNK = 1 << 12  # the smallest chunk a reader accepts (all are CHUNK_BYTES when written)
 
 _SAMPLE_WINDOWS = 4
 _SAMPLE_BYTES = 32 << 10
@@ -204,11 +204,11 @@ class ShuffleZstdCodec:
         chunk = int(params["chunk"])
         frames = params["planes"]
         rows = nbytes // itemsize
-        if chunk < min(rows, _MIN_CHUNK) or not isinstance(frames, list):
+        if chunk <= 0 or chunk < min(rows, _MIN_CHUNK) or not isinstance(frames, list):
             # Chunks are CHUNK_BYTES when written; a tiny one (from a damaged or hostile
             # header) would make millions of blocks before anything else is checked.
             raise CorruptObjectError("stored shuffle-zstd object has an invalid chunk size")
-        count = -(-rows // chunk) if chunk > 0 else 0
+        count = -(-rows // chunk)
         if len(frames) != itemsize or any(
             not isinstance(f, list) or len(f) != count for f in frames
         ):

@@ -116,7 +116,7 @@ class RefResolver:
 
     def _from_reflog(self, branch: str, n: int) -> str:
         """``main@{N}``: where ``main`` pointed N moves ago (``@{N}``: the current branch)."""
-        name = branch or self._refs.head().branch
+        name = branch if branch not in ("", "HEAD") else self._refs.head().branch
         if name is None:
             raise RefNotFoundError("@{N} needs a branch: HEAD is detached")
         check_ref_name(name)
