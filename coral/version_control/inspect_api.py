@@ -1,5 +1,5 @@
-"""``Repository.blame``, ``bisect``, ``reflog`` and ``stats``: looking into a repository's past
-and its storage, kept apart from the facade."""
+"""``Repository.blame``, ``bisect``, ``reflog``, ``reset`` and ``stats``: looking into a
+repository's past (and stepping back in it) and into its storage, kept apart from the facade."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from coral.version_control.blame import BlameEntry, blame
 from coral.version_control.commit import Commit
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.graph import VersionGraph
-from coral.version_control.refs import ReflogEntry, RefStore
+from coral.version_control.refs import Branch, ReflogEntry, RefStore
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class InspectCommands:
     _refs: RefStore
     get_commit: Callable[..., Commit]
     get_all_weights: Callable[..., Any]
+    unstage: Callable[..., None]
+    _who: Callable[[], str]
     resolve_ref: Callable[[str], str]
     current_branch: Any
 
@@ -93,6 +95,28 @@ class InspectCommands:
         if name is None:
             raise InvalidValueError("HEAD is detached: name the branch whose reflog to show")
         return list(reversed(self._refs.reflog(f"refs/heads/{name}")))
+
+    def reset(self, ref: str | None = None) -> Commit | None:
+        """Like ``git reset``: without ``ref``, empty the staging area; with one, also move
+        the current branch to ``ref`` (any ref, including ``main@{1}`` from the reflog: the
+        way to undo a commit, a merge or a pull). The move is recorded in the reflog, so it
+        can itself be undone. Returns the commit the branch now points at."""
+        if ref is None:
+            self.unstage(None)
+            return None
+        target = self.get_commit(ref)
+        head = self._refs.head()
+        if head.branch is None:
+            raise InvalidValueError("HEAD is detached: check out a branch, then reset it")
+        current = self._refs.read_branch(head.branch)
+        self._refs.write_branch(
+            Branch(head.branch, target.commit_hash, current.parent_branch if current else None),
+            expected=head.commit_hash,
+            who=self._who(),
+            message=f"reset: moving to {ref}",
+        )
+        self.unstage(None)
+        return target
 
     def stats(self) -> StorageStats:
         """Storage saved by deduplication, compression and deltas (see :class:`StorageStats`)."""

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
-from coral.delta.repack import RepackResult, repack
 from coral.delta.similarity import SimilarityIndex
 from coral.errors import (
     InvalidValueError,
@@ -33,25 +32,19 @@ from coral.errors import (
 )
 from coral.storage.locking import RepositoryLock
 from coral.storage.objects import WriteRequest
-from coral.version_control.assets import (
-    FILE_PREFIX,
-    as_file_array,
-    file_path,
-    file_weight_name,
-    is_file_name,
-    weight_names,
-)
+from coral.version_control.assets import FILE_PREFIX, is_file_name, weight_names
 from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.config import Config
-from coral.version_control.fsck import Fsck, FsckReport
+from coral.version_control.files_api import ModelFileCommands
 from coral.version_control.graph import VersionGraph
 from coral.version_control.history_api import HistoryCommands
 from coral.version_control.identity import resolve_identity
 from coral.version_control.inspect_api import InspectCommands
 from coral.version_control.layout import RepoLayout
 from coral.version_control.lazy import LazyWeights
+from coral.version_control.maintenance_api import MaintenanceCommands
 from coral.version_control.merge_api import MergeCommands
 from coral.version_control.refs import Head, RefStore
 from coral.version_control.remote_api import RemoteCommands
@@ -70,7 +63,14 @@ from coral.version_control.weight_input import (
 from coral.version_control.write_plan import WritePlanner
 
 
-class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands):
+class Repository(
+    HistoryCommands,
+    MergeCommands,
+    RemoteCommands,
+    InspectCommands,
+    MaintenanceCommands,
+    ModelFileCommands,
+):
     """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
 
     Args:
@@ -240,27 +240,6 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands
         self._staging.stage(staged, removed)
         return {name: sw.object_id for name, sw in staged.items()}
 
-    def stage_files(self, files: Mapping[str, bytes]) -> dict[str, str]:
-        """Stage non-tensor files that belong with the model (``config.json``, tokenizer
-        files), by relative path. They are committed, carried forward, pushed and pulled with
-        the weights; ``get_files`` reads them back and ``get_all_weights`` leaves them out.
-
-        Returns:
-            ``{path: object_id}``.
-        """
-        arrays = {
-            file_weight_name(path): as_file_array(bytes(data)) for path, data in files.items()
-        }
-        stored = self._stage(arrays)
-        return {file_path(name): oid for name, oid in stored.items()}
-
-    def get_files(self, ref: str | None = None) -> dict[str, bytes]:
-        """The model files of a commit (default HEAD), by relative path, byte for byte."""
-        commit = self.get_commit(ref or "HEAD")
-        names = sorted(n for n in commit.weight_hashes if is_file_name(n))
-        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
-        return {file_path(n): a.tobytes() for n, a in zip(names, arrays, strict=True)}
-
     def stage_removal(self, names: str | Iterable[str]) -> None:
         """Stage the removal of weights from the next commit (like ``git rm``)."""
         wanted = name_set(names)
@@ -277,28 +256,6 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands
     def unstage(self, names: str | Iterable[str] | None = None) -> None:
         """Drop staged changes for ``names`` (all of them when None). Objects stay stored."""
         self._staging.unstage(None if names is None else name_set(names))
-
-    def reset(self, ref: str | None = None) -> Commit | None:
-        """Like ``git reset``: without ``ref``, empty the staging area; with one, also move
-        the current branch to ``ref`` (any ref, including ``main@{1}`` from the reflog: the
-        way to undo a commit, a merge or a pull). The move is recorded in the reflog, so it
-        can itself be undone. Returns the commit the branch now points at."""
-        if ref is None:
-            self.unstage(None)
-            return None
-        target = self.get_commit(ref)
-        head = self._refs.head()
-        if head.branch is None:
-            raise InvalidValueError("HEAD is detached: check out a branch, then reset it")
-        current = self._refs.read_branch(head.branch)
-        self._refs.write_branch(
-            Branch(head.branch, target.commit_hash, current.parent_branch if current else None),
-            expected=head.commit_hash,
-            who=self._who(),
-            message=f"reset: moving to {ref}",
-        )
-        self.unstage(None)
-        return target
 
     def status(self) -> Status:
         """Where HEAD is, and what the next commit would add, modify or remove."""
@@ -615,41 +572,6 @@ class Repository(HistoryCommands, MergeCommands, RemoteCommands, InspectCommands
             name: WeightTensor._trusted(arr, self._metadata(commit, name, arr), oid)
             for name, oid, arr in zip(names, oids, arrays, strict=True)
         }
-
-    # --- maintenance ---
-
-    def repack(self, max_depth: int | None = None) -> RepackResult:
-        """Rewrite in full the stored weights whose delta chains are deeper than ``max_depth``
-        (default ``core.max_delta_depth``), so every read decodes a bounded number of objects.
-
-        Returns how many objects were checked and rewritten, and the chain depths before and
-        after. Superseded copies stay on disk until garbage collection.
-        """
-        limit = int(self.config.get("core.max_delta_depth")) if max_depth is None else max_depth
-        if isinstance(limit, bool) or limit < 0:
-            raise InvalidValueError(f"max_depth must be a non-negative int, got {max_depth!r}")
-        needed = {
-            oid for c in self.version_graph.commits().values() for oid in c.weight_hashes.values()
-        }
-        needed |= {w.object_id for w in self._staging.read().weights.values()}
-        return repack(self.store, sorted(needed), limit)
-
-    def fsck(self, *, verify_objects: bool = True) -> FsckReport:
-        """Check everything: re-hash every object, follow every commit, ref, tag and staged entry.
-
-        Returns a report; ``report.ok`` is False when anything is damaged, and each problem
-        names the object, commit or ref concerned.
-        """
-        return Fsck(
-            self._layout,
-            self.config,
-            self.store,
-            self._commits,
-            self._refs,
-            self._versions,
-            self._staging,
-            self._tracking,
-        ).run(verify_objects)
 
     def close(self) -> None:
         """Close open pack files (reopened on demand)."""
