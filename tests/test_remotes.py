@@ -334,6 +334,14 @@ def _pushed(tmp_path: Path, url: str, rng: np.random.Generator) -> Repository:
     return a
 
 
+def _pull_is_refused(tmp_path: Path, url: str, error: type[Exception], match: str) -> None:
+    """A fresh repository pulling ``url`` gets ``error`` and is left with nothing."""
+    b = _repo(tmp_path, "b", url)
+    with pytest.raises(error, match=match):
+        b.pull("origin")
+    _untouched(b)
+
+
 def _untouched(repo: Repository) -> None:
     assert list(repo.store.object_ids()) == []
     assert repo.version_graph.commits() == {}
@@ -361,10 +369,7 @@ def test_damaged_remote_objects_are_refused_and_nothing_is_installed(
     else:
         other = a.get_commit("main~2").weight_hashes["f64"]
         backend.put(key, backend.get(object_key(other), 1 << 30).data)
-    b = _repo(tmp_path, "b", url)
-    with pytest.raises(RemoteFormatError, match=victim):
-        b.pull("origin")
-    _untouched(b)
+    _pull_is_refused(tmp_path, url, RemoteFormatError, victim)
 
 
 def test_names_from_the_remote_that_try_to_escape_are_refused(
@@ -400,10 +405,7 @@ def test_oversized_files_are_refused_before_they_are_read(
     backend = open_backend(url)
     head = a.resolve_ref("main")
     backend.put(f"commits/{head}.json", b" " * (17 << 20))
-    b = _repo(tmp_path, "b", url)
-    with pytest.raises(RemoteError, match="larger than"):
-        b.pull("origin")
-    _untouched(b)
+    _pull_is_refused(tmp_path, url, RemoteError, "larger than")
 
 
 def test_credentials_never_reach_the_repository(
@@ -620,10 +622,7 @@ def test_a_commit_with_malformed_object_ids_is_refused(
     data["commit_hash"] = forged
     backend.put(f"commits/{forged}.json", json.dumps(data).encode())
     backend.put("refs/heads/forged", json.dumps({"commit_hash": forged}).encode())
-    b = _repo(tmp_path, "b", url)
-    with pytest.raises(RemoteFormatError, match="names malformed objects"):
-        b.pull("origin")
-    _untouched(b)
+    _pull_is_refused(tmp_path, url, RemoteFormatError, "names malformed objects")
 
 
 def test_fsck_names_a_damaged_remote_tracking_ref(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -697,10 +696,7 @@ def test_hostile_codec_parameters_fail_fast_and_install_nothing(
     backend.put(
         object_key(oid), wire.MAGIC + len(raw).to_bytes(4, "little") + raw + blob[header_end:]
     )
-    b = _repo(tmp_path, "b", url)
-    with pytest.raises(RemoteFormatError, match=oid):
-        b.pull("origin")
-    _untouched(b)
+    _pull_is_refused(tmp_path, url, RemoteFormatError, oid)
 
 
 def test_a_malformed_tag_is_rejected_and_the_pull_goes_on(

@@ -25,23 +25,32 @@ def reachable(
     return order
 
 
-def parents_first(commits: dict[str, Commit]) -> list[Commit]:
-    """``commits`` ordered so each comes after any of its parents that are among them."""
-    order: list[Commit] = []
+def dependencies_first(nodes: Iterable[str], needs: Callable[[str], Iterable[str]]) -> list[str]:
+    """``nodes`` ordered so each comes after what it ``needs`` among them (parents before
+    children, delta bases before deltas); cycles are cut, not followed forever."""
+    given = list(nodes)
+    wanted = set(given)
+    order: list[str] = []
     done: set[str] = set()
-    for start in commits:
+    for start in given:  # in the order given, so the result is reproducible
         stack = [(start, False)]
         while stack:
-            commit_hash, expanded = stack.pop()
+            node, expanded = stack.pop()
             if expanded:
-                order.append(commits[commit_hash])
+                order.append(node)
                 continue
-            if commit_hash in done or commit_hash not in commits:
+            if node in done or node not in wanted:
                 continue
-            done.add(commit_hash)
-            stack.append((commit_hash, True))
-            stack.extend((p, False) for p in commits[commit_hash].parent_hashes)
+            done.add(node)
+            stack.append((node, True))
+            stack.extend((n, False) for n in needs(node))
     return order
+
+
+def parents_first(commits: dict[str, Commit]) -> list[Commit]:
+    """``commits`` ordered so each comes after any of its parents that are among them."""
+    order = dependencies_first(commits, lambda h: commits[h].parent_hashes)
+    return [commits[h] for h in order]
 
 
 def object_closure(oids: Iterable[str], store: TensorStore) -> set[str]:

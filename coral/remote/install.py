@@ -16,6 +16,7 @@ import numpy as np
 
 from coral.errors import ObjectNotFoundError, RemoteFormatError
 from coral.remote import wire
+from coral.remote.history import dependencies_first
 from coral.storage.array_cache import ArrayCache
 from coral.storage.objects import ObjectInfo
 from coral.storage.store import ObjectWriter, TensorStore
@@ -62,21 +63,7 @@ class _Overlay(TensorStore):
 
 def bases_first(downloaded: dict[str, Downloaded]) -> list[str]:
     """Downloaded object IDs ordered so every base comes before the deltas on it."""
-    order: list[str] = []
-    seen: set[str] = set()
-    for start in downloaded:
-        stack = [(start, False)]
-        while stack:
-            oid, expanded = stack.pop()
-            if expanded:
-                order.append(oid)
-                continue
-            if oid in seen or oid not in downloaded:
-                continue
-            seen.add(oid)
-            stack.append((oid, True))
-            stack.extend((base, False) for base in downloaded[oid].info.bases)
-    return order
+    return dependencies_first(downloaded, lambda oid: downloaded[oid].info.bases)
 
 
 def verify_and_install(local: TensorStore, downloaded: dict[str, Downloaded]) -> None:
