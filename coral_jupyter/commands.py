@@ -204,6 +204,13 @@ def _fsck(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -
     return Notice(str(session.repo.fsck(verify_objects=not args.quick)))
 
 
+def _gc(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    report = session.repo.gc(
+        prune=args.prune, dry_run=args.dry_run, reflog_expire=args.reflog_expire
+    )
+    return Notice(str(report))
+
+
 def _dag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     from coral_jupyter.widgets import DagExplorer
 
@@ -335,6 +342,7 @@ HANDLERS: dict[str, Handler] = {
     "bisect": _bisect,
     "blame": _blame,
     "fsck": _fsck,
+    "gc": _gc,
     "dag": _dag,
     "diffview": _diffview,
     "metrics": _metrics,

@@ -47,7 +47,7 @@ class CoralMagics(Magics):
                remote [add NAME URL | remove NAME] | push [REMOTE] [--branch B] [-f] |
                pull [REMOTE] [-f] | sync [REMOTE] | clone URL PATH |
                bisect GOOD BAD (--test F | --metric F --threshold X) | blame [REF] |
-               fsck [--quick] | help [SUBCOMMAND]
+               fsck [--quick] | gc [-n] [--prune WHEN] | help [SUBCOMMAND]
 
         %%coral commit -m MSG [NAME...]
             runs the cell, then commits the objects it names, or else the weights the cell

@@ -125,6 +125,10 @@ def build() -> dict[str, MagicArgumentParser]:
     p.add_argument("ref", nargs="?", default="HEAD")
     p = sub("fsck", "Verify every object, commit, ref and tag.")
     p.add_argument("--quick", action="store_true", help="skip re-hashing the objects")
+    p = sub("gc", "Delete what nothing needs; merge small packs.")
+    p.add_argument("-n", "--dry-run", action="store_true", help="report only; change nothing")
+    p.add_argument("--prune", default=None, metavar="WHEN", help="grace period: now, 2.weeks.ago")
+    p.add_argument("--reflog-expire", default=None, metavar="WHEN")
     p = sub("help", "Usage of a subcommand.")
     p.add_argument("command", nargs="?")
     return parsers

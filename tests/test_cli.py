@@ -73,6 +73,10 @@ def test_a_session_from_init_to_export(files: Path) -> None:
     assert "* main" in branches and "  exp" in branches
     coral(work, "branch", "old", "HEAD~1")
     assert "Deleted branch old" in coral(work, "branch", "-D", "old").stdout
+    dry = coral(work, "gc", "--dry-run", "--prune=now").stdout
+    assert "gc would remove 0 objects" in dry and "branch main" in dry
+    assert "packs: " in coral(work, "gc", "--prune=now").stdout
+    assert "not a grace period" in coral(work, "gc", "--prune=soon", code=1).stderr
     coral(work, "export", "v1", "-o", "out.safetensors")
     exported = load_safetensors(work / "out.safetensors")
     repo = Repository(work)

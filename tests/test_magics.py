@@ -237,6 +237,7 @@ def test_tags_versions_diff_get_and_fsck(project: Shell) -> None:
     weight = project.run("%coral get 0.bias v1")
     assert weight.shape == (3,)
     assert "ok" in repr(project.run("%coral fsck --quick")).lower()
+    assert "would remove 0 objects" in repr(project.run("%coral gc -n --prune=now"))
     project.run("%coral tag v1 --delete")
     assert project.session.repo.list_versions() == []
 

@@ -130,6 +130,22 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, tuple[Handler, bool]]]:
     command("stats", commands.stats, "Storage saved by dedup, compression and deltas.")
     p = command("fsck", commands.fsck, "Verify every object, commit, ref and tag.")
     p.add_argument("--quick", action="store_true", help="skip re-hashing the objects")
+    p = command("gc", commands.gc, "Delete what nothing needs; merge small packs.")
+    p.add_argument("--dry-run", "-n", action="store_true", help="report only; change nothing")
+    p.add_argument(
+        "--prune",
+        default=None,
+        metavar="WHEN",
+        help="grace period for unreferenced data: now, never, 2.weeks.ago, 3d (default "
+        "gc.prune_expire, 2 weeks)",
+    )
+    p.add_argument(
+        "--reflog-expire",
+        default=None,
+        metavar="WHEN",
+        help="drop older reflog entries that name commits no ref reaches (default "
+        "gc.reflog_expire_unreachable, 30 days)",
+    )
     return parser, handlers
 
 

@@ -232,6 +232,12 @@ def fsck(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     return 0 if report.ok else 1
 
 
+def gc(repo: Repository, args: argparse.Namespace, out: Output) -> int:
+    report = repo.gc(prune=args.prune, dry_run=args.dry_run, reflog_expire=args.reflog_expire)
+    out.line(str(report))
+    return 0
+
+
 def blame(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     for entry in repo.blame(args.ref, stats=not args.no_stats).values():
         out.line(str(entry))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from coral.core.dtypes import dtype_name, is_float_dtype
+from coral.storage.fsutil import atomic_write_bytes
 
 _SAMPLE = 256
 _BITS = 64
@@ -98,6 +99,25 @@ class SimilarityIndex:
             return
         with self._lock:
             entries.setdefault(key, {})[oid] = sig
+
+    def retain(self, keep: set[str], tmp_dir: Path) -> int:
+        """Forget objects not in ``keep`` (gc, holding the gc lock exclusively, so no writer
+        appends meanwhile); returns how many were forgotten."""
+        entries = self._load()
+        lines = []
+        dropped = 0
+        for (dtype, shape), sigs in entries.items():
+            for oid, sig in sigs.items():
+                if oid in keep:
+                    record = {"oid": oid, "dtype": dtype, "shape": list(shape)}
+                    lines.append(json.dumps({**record, "sig": f"{sig:016x}"}) + "\n")
+                else:
+                    dropped += 1
+        if dropped:
+            atomic_write_bytes(self.path, "".join(lines).encode(), tmp_dir=tmp_dir)
+            with self._lock:
+                self._entries = None
+        return dropped
 
     def most_similar(self, arr: np.ndarray, threshold: float) -> str | None:
         """The stored object most like ``arr`` if its estimated cosine reaches ``threshold``."""

@@ -22,13 +22,13 @@ from typing import Any
 from coral.errors import ConcurrentUpdateError, CoralError, RefExistsError, RemoteFormatError
 from coral.remote import keys, wire
 from coral.remote.backend import RemoteKeyNotFound
-from coral.remote.history import parents_first, reachable, weight_objects
 from coral.remote.install import Downloaded, verify_and_install
 from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
 from coral.version_control.commit import Commit
 from coral.version_control.refs import Branch
+from coral.version_control.walk import parents_first, reachable, weight_objects
 
 
 @dataclass

@@ -14,11 +14,11 @@ from typing import Any
 from coral.errors import NonFastForwardError, RefNotFoundError
 from coral.remote import keys, wire
 from coral.remote.backend import PreconditionFailed
-from coral.remote.history import object_closure, reachable, weight_objects
 from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
 from coral.version_control.version import Version
+from coral.version_control.walk import object_closure, reachable, weight_objects
 
 IN_MEMORY_UPLOAD = 64 << 20  # larger objects go through a temp file and multipart upload
 

@@ -44,6 +44,9 @@ class RepositoryLock:
             os.close(self._held_fd)
             self._held_fd = -1
 
+    def held_by_this_thread(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         depth = getattr(self._local, "depth", 0)

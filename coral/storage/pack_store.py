@@ -11,6 +11,10 @@ writes the sidecar index. HDF5 files are never opened for writing after that ren
 not survive a writer killed mid-write, and its file locking breaks concurrent writers, so
 immutability is what makes the store crash-safe. A pack without its sidecar (a crash between
 the two steps) is re-indexed from its attributes when the store loads.
+
+Packs disappear only through gc, which first publishes a new pack holding every object of
+theirs still needed. So a pack missing at read time means "look again": the store forgets
+vanished packs, indexes new ones and retries the read once.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from pathlib import Path
+from types import TracebackType
 
 import h5py
 import numpy as np
@@ -35,8 +41,9 @@ from coral.storage import forksafe
 from coral.storage.array_cache import ArrayCache
 from coral.storage.codecs import SHUFFLE_ZSTD, Buffer, Codec, Encoded
 from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
+from coral.storage.gc_lock import GcLock
 from coral.storage.objects import DeltaPolicy, ObjectInfo
-from coral.storage.store import ObjectWriter, TensorStore
+from coral.storage.store import ObjectWriter, PackGoneError, TensorStore
 
 PACK_FORMAT = 1
 _PACK_SUFFIX = ".h5"
@@ -60,6 +67,8 @@ class PackStore(TensorStore):
         max_open_packs: read descriptors kept open (LRU).
         delta_policy: how writes that name candidate bases are delta-encoded.
         cache_bytes: budget of the decoded-array cache (0 disables it).
+        gc_lock: shared by writers, exclusive for gc (default: ``gc.lock`` beside
+            ``packs_dir``).
     """
 
     def __init__(
@@ -70,15 +79,17 @@ class PackStore(TensorStore):
         max_open_packs: int = 32,
         delta_policy: DeltaPolicy | None = None,
         cache_bytes: int = 0,
+        gc_lock: GcLock | None = None,
     ) -> None:
         self.packs_dir = packs_dir
+        self.gc_lock = gc_lock or GcLock(packs_dir.parent / "gc.lock")
         self.tmp_dir = tmp_dir
         self.codec = codec
         self.delta_policy = delta_policy
         self.cache = ArrayCache(cache_bytes)
         self._max_open = max_open_packs
         self._index: dict[str, ObjectInfo] = {}
-        self._loaded: set[str] = set()
+        self._loaded: dict[str, list[ObjectInfo]] = {}  # pack name -> its objects
         self._unreadable: dict[str, str] = {}
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.RLock()
@@ -92,17 +103,36 @@ class PackStore(TensorStore):
     # --- index ---
 
     def refresh(self) -> None:
-        """Index packs published since the last look (by this or another process)."""
+        """Index packs published since the last look (by this or another process), and
+        forget the ones gc has removed."""
         with self._lock:
             try:
                 names = sorted(
                     p.name for p in os.scandir(self.packs_dir) if p.name.endswith(_PACK_SUFFIX)
                 )
             except FileNotFoundError:
-                return
+                names = []
+            self._forget(self._loaded.keys() - set(names))
+            for name in self._unreadable.keys() - set(names):
+                del self._unreadable[name]
             for name in names:
                 if name not in self._loaded and name not in self._unreadable:
                     self._load_pack_index(name)
+
+    def _forget(self, gone: Iterable[str]) -> None:
+        gone = set(gone)
+        if not gone:
+            return
+        for name in gone:
+            del self._loaded[name]
+            fd = self._fds.pop(name, None)
+            if fd is not None:
+                os.close(fd)
+        # Other packs may hold copies of the forgotten objects: rebuild from what is left.
+        self._index = {}
+        for infos in self._loaded.values():
+            for info in infos:
+                self._remember(info)
 
     def _load_pack_index(self, name: str) -> None:
         pack_path = self.packs_dir / name
@@ -119,7 +149,7 @@ class PackStore(TensorStore):
                 atomic_write_json(_index_path(pack_path), _sidecar(entries), tmp_dir=self.tmp_dir)
         for info in entries:
             self._remember(info)
-        self._loaded.add(name)
+        self._loaded[name] = entries
 
     @staticmethod
     def _read_sidecar(pack_path: Path) -> list[ObjectInfo]:
@@ -165,6 +195,31 @@ class PackStore(TensorStore):
         self.refresh()
         return sorted(self._loaded)
 
+    def guard_writes(self) -> AbstractContextManager[None]:
+        return self.gc_lock.writing()
+
+    def pack_objects(self, name: str) -> list[ObjectInfo]:
+        """Every object copy stored in one pack (some may be superseded by better copies)."""
+        return list(self._loaded.get(name, []))
+
+    def pack_path(self, name: str) -> Path:
+        return self.packs_dir / name
+
+    def remove_packs(self, names: Iterable[str]) -> None:
+        """Delete packs and their indexes (gc only, holding the gc lock exclusively, after
+        publishing a pack with every object of theirs still needed)."""
+        names = list(names)
+        for name in names:
+            pack = self.packs_dir / name
+            pack.unlink(missing_ok=True)
+            _index_path(pack).unlink(missing_ok=True)
+        if names:
+            fsync_dir(self.packs_dir)
+        with self._lock:
+            self._forget(n for n in names if n in self._loaded)
+            for name in names:
+                self._unreadable.pop(name, None)
+
     def unreadable_packs(self) -> dict[str, str]:
         """Packs that could not be indexed, with the reason (reported by fsck)."""
         self.refresh()
@@ -194,6 +249,10 @@ class PackStore(TensorStore):
             if fd is None:
                 try:
                     fd = os.open(self.packs_dir / location, os.O_RDONLY)
+                except FileNotFoundError:
+                    raise PackGoneError(
+                        f"pack {location} is gone (removed by gc); run repo.fsck()"
+                    ) from None
                 except OSError as err:
                     raise CorruptObjectError(
                         f"pack {location} cannot be opened ({err}); run repo.fsck()"
@@ -246,7 +305,7 @@ class PackStore(TensorStore):
         with self._lock:
             for info in infos:
                 self._remember(info)
-            self._loaded.add(pack_name)
+            self._loaded[pack_name] = infos
 
 
 class _PackWriter(ObjectWriter):
@@ -268,7 +327,28 @@ class _PackWriter(ObjectWriter):
         self._fd = -1
         self._unsynced = 0
         self._pending: dict[str, ObjectInfo] = {}
-        store.refresh()
+        self._guard = ExitStack()
+
+    def __enter__(self) -> _PackWriter:
+        # Shared with other writers, exclusive of gc: no object we dedup against or build
+        # a delta on can be deleted while we hold it. The index is refreshed under it, so it
+        # lists no pack that gc removed.
+        self._guard.enter_context(self._store.gc_lock.writing())
+        try:
+            self._store.refresh()
+        except BaseException:
+            self._guard.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._guard:
+            super().__exit__(exc_type, exc, tb)
 
     def _exists(self, oid: str) -> bool:
         # The index was refreshed when the writer started; a miss here is not worth a

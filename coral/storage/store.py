@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from types import TracebackType
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,10 +28,16 @@ from coral.storage.array_cache import ArrayCache
 from coral.storage.codecs import RAW, Codec, Encoded, get_codec
 from coral.storage.objects import DeltaPolicy, Encoding, ObjectInfo, WriteRequest
 
-__all__ = ["ObjectInfo", "ObjectWriter", "TensorStore", "WriteRequest"]
+__all__ = ["ObjectInfo", "ObjectWriter", "PackGoneError", "TensorStore", "WriteRequest"]
 
 _READ_AHEAD = 2
 """Objects decoded ahead of the one being returned by read_many."""
+
+T = TypeVar("T")
+
+
+class PackGoneError(ObjectNotFoundError):
+    """An object's recorded location no longer exists (gc moved it): look it up again."""
 
 
 class ObjectWriter(ABC):
@@ -139,10 +147,17 @@ class ObjectWriter(ABC):
         self._write(info, encoded)
         self.written.append(info)
 
+    def copy(self, info: ObjectInfo, payload: np.ndarray) -> None:
+        """Store an object's stored form again, even though the store has it (gc moving the
+        objects still needed out of a pack it is about to delete)."""
+        if info.object_id not in self._queued:
+            self._queued.add(info.object_id)
+            self._write_and_record(replace(info, location="", offset=-1), payload_as(info, payload))
+
     def add_encoded(self, info: ObjectInfo, payload: np.ndarray) -> None:
         """Store an object exactly as another store holds it (remote transfer)."""
         if not self._known(info.object_id):
-            encoded = Encoded(info.codec, info.params, [payload])
+            encoded = payload_as(info, payload)
             self._queued.add(info.object_id)
             self._write_and_record(
                 replace(info, location="", offset=-1, stored_nbytes=encoded.nbytes), encoded
@@ -205,6 +220,22 @@ class TensorStore(ABC):
     def writer(self) -> ObjectWriter:
         """A writer whose objects appear atomically when its ``with`` block ends."""
 
+    def guard_writes(self) -> AbstractContextManager[None]:
+        """Held from an operation's first look at the store until what it stored is
+        referenced, so gc cannot delete what it relies on (nothing to guard by default)."""
+        return nullcontext()
+
+    def refresh(self) -> None:  # noqa: B027 (optional hook: in-memory stores have nothing to do)
+        """Catch up with objects other processes stored or gc moved (nothing by default)."""
+
+    def _fresh(self, oid: str, read: Callable[[ObjectInfo], T]) -> T:
+        """``read(info)``, looked up once more if gc moved the object meanwhile."""
+        try:
+            return read(self.info(oid))
+        except PackGoneError:
+            self.refresh()
+            return read(self.info(oid))
+
     def __contains__(self, oid: object) -> bool:
         if not isinstance(oid, str):
             return False
@@ -223,14 +254,14 @@ class TensorStore(ABC):
             verify: re-hash the decoded bytes and raise :class:`CorruptObjectError` when they do
                 not match ``oid`` (xxh3 runs at >10 GB/s, so this is cheap).
         """
-        return self._read_owned(self.info(oid), verify=verify)
+        return self._fresh(oid, lambda info: self._read_owned(info, verify=verify))
 
     def read_shared(self, oid: str) -> np.ndarray:
         """A read-only decoded array that may be shared with the cache (verified)."""
         cached = self.cache.get(oid)
         if cached is not None:
             return cached
-        arr = self._read_owned(self.info(oid), verify=True)
+        arr = self.read(oid, verify=True)
         arr.flags.writeable = False
         self.cache.put(oid, arr)
         return arr
@@ -239,11 +270,12 @@ class TensorStore(ABC):
         """Decode objects in order, a few at a time: while one decodes (itself on every core),
         the next ones are read and decoded too, which keeps the cores busy on small tensors
         and on delta chains."""
-        infos = [self.info(oid) for oid in oids]
+        for oid in oids:
+            self.info(oid)  # fail before any work when one is missing
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coral-read") as pool:
             pending: deque[Future[np.ndarray]] = deque()
-            for info in infos:
-                pending.append(pool.submit(self._read_owned, info, verify=verify))
+            for oid in oids:
+                pending.append(pool.submit(self.read, oid, verify=verify))
                 if len(pending) > _READ_AHEAD:
                     yield pending.popleft().result()
             while pending:
@@ -339,19 +371,26 @@ class TensorStore(ABC):
 
     def read_encoded(self, oid: str) -> tuple[ObjectInfo, np.ndarray]:
         """An object exactly as stored, for transfer to another store."""
-        info = self.info(oid)
-        return info, self.read_payload(info)
+        return self._fresh(oid, lambda info: (info, self.read_payload(info)))
 
     def verify(self, oid: str) -> None:
         """Raise :class:`CorruptObjectError` if the object cannot be read back bit-exactly
         (through its whole delta chain, bypassing the cache)."""
-        try:
-            info = self.info(oid)
+
+        def check(info: ObjectInfo) -> None:
             if info.bases:
                 self._read_chain(info, verify=True, use_cache=False)
             else:
                 self._finish(info, *self._fetch(info), (), verify=True)
+
+        try:
+            self._fresh(oid, check)
         except (OSError, ValueError, KeyError) as err:
             if isinstance(err, CorruptObjectError):
                 raise
             raise CorruptObjectError(f"object {oid} cannot be read: {err}") from err
+
+
+def payload_as(info: ObjectInfo, payload: np.ndarray) -> Encoded:
+    """A stored payload as the :class:`Encoded` a writer takes."""
+    return Encoded(info.codec, info.params, [payload])

@@ -40,6 +40,9 @@ class Checkpointer:
             current branch as the run's starting point).
         best_tag: the tag that follows the best checkpoint.
         message: the commit message, formatted with ``step``, ``epoch`` and the metrics.
+        optimizer: a ``torch.optim.Optimizer`` whose state is committed with each checkpoint
+            (delta-encoded like the weights), so a run can resume exactly
+            (:meth:`restore`).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class Checkpointer:
         branch: str | None = None,
         best_tag: str = "best",
         message: str = "checkpoint: step {step}, epoch {epoch}",
+        optimizer: Any = None,
     ) -> None:
         for name, value in (("every_n_steps", every_n_steps), ("every_n_epochs", every_n_epochs)):
             if value is not None and (
@@ -63,6 +67,7 @@ class Checkpointer:
             raise InvalidValueError(f'keep_best must be (metric, "min" | "max"), got {keep_best!r}')
         self.repo = repo
         self.model = model
+        self.optimizer = optimizer
         self.every_n_steps = every_n_steps
         self.every_n_epochs = every_n_epochs
         self.keep_best = keep_best
@@ -114,6 +119,8 @@ class Checkpointer:
         """Commit now. Returns None when the weights did not change since the last commit."""
         values = dict(metrics or {})
         self.repo.stage_weights(self._weights())
+        if self.optimizer is not None:
+            self.repo.stage_optimizer_state(self.optimizer)
         text = message or self.message.format(step=self.steps, epoch=self.epochs, **values)
         try:
             commit = self.repo.commit(text, metrics=values or None)
@@ -123,6 +130,23 @@ class Checkpointer:
         self._maybe_tag(commit, values)
         if self._branch is not None and self.repo.current_branch != self._branch:
             self._switch_to(self._branch)  # the first commit of an empty repository
+        return commit
+
+    def restore(self, ref: str = "HEAD") -> Commit:
+        """Load a checkpoint back: the weights into the model (strictly, bit-exact) and,
+        when there is an optimizer, its state. Returns the commit restored."""
+        commit = self.repo.get_commit(ref)
+        weights = self.repo.get_all_weights(commit.commit_hash)
+        if isinstance(self.model, Mapping):
+            raise InvalidValueError(
+                "restore() loads into a torch module; with a dict of arrays, read the "
+                "checkpoint with repo.get_all_weights(ref)"
+            )
+        from coral.integrations.pytorch import load_into
+
+        load_into(self.model, weights)
+        if self.optimizer is not None:
+            self.repo.load_optimizer_state(self.optimizer, commit.commit_hash)
         return commit
 
     @property

@@ -1,10 +1,13 @@
-"""Non-tensor files that travel with a model (``config.json``, tokenizer files...).
+"""Entries that travel with a model but are not its weights, under reserved names.
 
-They are stored like weights, as 1-D uint8 objects named ``__file__/<relative path>``, so
-they are snapshotted, deduplicated, carried into the next commit, merged (never averaged:
-integers follow OURS/THEIRS), pushed, pulled and verified exactly like tensors, with no
-separate machinery to get wrong. They are kept out of what a model loads:
-``get_all_weights`` leaves them out; ``repo.get_files(ref)`` returns them.
+* Non-tensor files (``config.json``, tokenizer files...): 1-D uint8 objects named
+  ``__file__/<relative path>``; ``repo.get_files(ref)`` returns them.
+* Optimizer state: ``__optimizer__/...`` (see :mod:`coral.integrations.optimizer`).
+
+They are stored like weights, so they are snapshotted, deduplicated, delta-encoded, carried
+into the next commit, merged (never averaged: integers follow OURS/THEIRS), pushed, pulled and
+verified exactly like tensors, with no separate machinery to get wrong. They are kept out of
+what a model loads: ``get_all_weights`` leaves them out.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ import numpy as np
 from coral.errors import InvalidValueError
 
 FILE_PREFIX = "__file__/"
+OPTIMIZER_PREFIX = "__optimizer__/"
+RESERVED_PREFIXES = (FILE_PREFIX, OPTIMIZER_PREFIX)
 MAX_FILE_BYTES = 256 << 20  # larger "config" files are most likely weights in disguise
 
 
 def is_file_name(name: str) -> bool:
     return name.startswith(FILE_PREFIX)
+
+
+def is_reserved_name(name: str) -> bool:
+    return name.startswith(RESERVED_PREFIXES)
 
 
 def file_weight_name(path: str) -> str:
@@ -46,5 +55,5 @@ def as_file_array(data: bytes) -> np.ndarray:
 
 
 def weight_names(names: Iterable[str]) -> list[str]:
-    """``names`` without the files, sorted."""
-    return sorted(n for n in names if not is_file_name(n))
+    """``names`` without the files and optimizer state, sorted."""
+    return sorted(n for n in names if not is_reserved_name(n))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from coral.errors import CorruptObjectError, RefNotFoundError
 from coral.storage import forksafe
-from coral.storage.fsutil import atomic_write_json, read_json
+from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
 from coral.version_control.commit import (
     COMMIT_FORMAT,
     CONTENT_KEYS,
@@ -87,6 +88,14 @@ class CommitStore:
             atomic_write_json(self.path(commit.commit_hash), commit.to_dict(), tmp_dir=self.tmp_dir)
         with self._lock:
             self._cache[commit.commit_hash] = commit.copy()
+
+    def delete(self, commit_hashes: Iterable[str]) -> None:
+        """Remove unreachable commits (gc only)."""
+        for commit_hash in commit_hashes:
+            self.path(commit_hash).unlink(missing_ok=True)
+            with self._lock:
+                self._cache.pop(commit_hash, None)
+        fsync_dir(self.commits_dir)
 
     def all_hashes(self) -> list[str]:
         """Every commit hash on disk (unordered)."""

@@ -21,6 +21,7 @@ from typing import Any
 from coral.errors import ConfigError, RepositoryFormatError
 from coral.storage.fsutil import atomic_write_json, read_json
 from coral.storage.locking import RepositoryLock
+from coral.version_control.expiry import parse_expiry
 
 REPOSITORY_FORMAT = 1
 
@@ -85,6 +86,11 @@ def _count(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _expiry(value: Any) -> Any:
+    parse_expiry(value)
+    return value
+
+
 def _compression(value: Any) -> str:
     value = COMPRESSION_ALIASES.get(value, value)
     return str(_choice(*COMPRESSIONS)(value))
@@ -103,6 +109,8 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "core.delta_cache_mb": _count(0, 1 << 20),
     "core.allow_lossy": _boolean,
     "core.repository_format": _count(REPOSITORY_FORMAT, REPOSITORY_FORMAT),
+    "gc.prune_expire": _expiry,
+    "gc.reflog_expire_unreachable": _expiry,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -116,6 +124,9 @@ DEFAULTS: dict[str, Any] = {
     "core.delta_cache_mb": 1024,
     "core.allow_lossy": False,
     "core.repository_format": REPOSITORY_FORMAT,
+    # git's defaults: unreachable objects live two weeks, reflog entries of lost commits 30 days
+    "gc.prune_expire": "2.weeks.ago",
+    "gc.reflog_expire_unreachable": "30.days.ago",
 }
 
 _MISSING = object()
@@ -123,7 +134,8 @@ _MISSING = object()
 
 def initial_config() -> dict[str, Any]:
     """The config.json a new repository starts with."""
-    return {"user": {}, "core": {k.split(".", 1)[1]: v for k, v in DEFAULTS.items()}}
+    core = {k.split(".", 1)[1]: v for k, v in DEFAULTS.items() if k.startswith("core.")}
+    return {"user": {}, "core": core}
 
 
 class Config:
@@ -173,7 +185,7 @@ class Config:
         """Validate and persist one key."""
         section, _, name = self._split(key)
         validator = _VALIDATORS.get(key)
-        if validator is None and section in ("user", "core"):
+        if validator is None and section in ("user", "core", "gc"):
             known = ", ".join(k for k in _VALIDATORS if k.startswith(section + "."))
             raise ConfigError(f"unknown config key {key!r}; known {section} keys: {known}")
         if validator is not None:

@@ -1,21 +1,34 @@
-"""``Repository.stage_files`` and ``get_files``: the non-tensor files of a model
-(``config.json``, tokenizer files), stored as described in :mod:`.assets`."""
+"""``Repository.stage_files``/``get_files`` and ``stage_optimizer_state``/
+``load_optimizer_state``: what travels with a model besides its weights, stored under the
+reserved names described in :mod:`.assets`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from coral.storage.pack_store import PackStore
-from coral.version_control.assets import as_file_array, file_path, file_weight_name, is_file_name
+from coral.version_control.assets import (
+    OPTIMIZER_PREFIX,
+    as_file_array,
+    file_path,
+    file_weight_name,
+    is_file_name,
+)
 from coral.version_control.commit import Commit
+from coral.version_control.staging import StagingArea
 
 
 class ModelFileCommands:
-    """The model-file methods of :class:`~coral.version_control.Repository` (a mixin)."""
+    """The model-file and optimizer methods of :class:`~coral.version_control.Repository`
+    (a mixin)."""
 
     store: PackStore
     get_commit: Callable[..., Commit]
     _stage: Callable[..., dict[str, str]]
+    _head_commit: Callable[[], Commit | None]
+    _staging: StagingArea
+    stage_removal: Callable[[str | Iterable[str]], None]
 
     def stage_files(self, files: Mapping[str, bytes]) -> dict[str, str]:
         """Stage non-tensor files that belong with the model (``config.json``, tokenizer
@@ -37,3 +50,31 @@ class ModelFileCommands:
         names = sorted(n for n in commit.weight_hashes if is_file_name(n))
         arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
         return {file_path(n): a.tobytes() for n, a in zip(names, arrays, strict=True)}
+
+    def stage_optimizer_state(self, optimizer: Any) -> dict[str, str]:
+        """Stage a PyTorch optimizer's state (moments, step counts, param groups) for the
+        next commit, bit-exact, delta-encoded against the last one stored. Entries of an
+        earlier optimizer state that this one lacks are staged for removal.
+
+        Returns:
+            ``{entry name: object_id}``.
+        """
+        from coral.integrations.optimizer import optimizer_entries
+
+        entries = optimizer_entries(optimizer)
+        stored = self._stage(entries)
+        head = self._head_commit()
+        before = set(head.weight_hashes if head else ()) | set(self._staging.read().weights)
+        stale = {n for n in before if n.startswith(OPTIMIZER_PREFIX)} - entries.keys()
+        if stale:
+            self.stage_removal(stale)
+        return stored
+
+    def load_optimizer_state(self, optimizer: Any, ref: str | None = None) -> None:
+        """Restore ``optimizer`` from the state stored in a commit (default HEAD)."""
+        from coral.integrations.optimizer import load_optimizer_entries
+
+        commit = self.get_commit(ref or "HEAD")
+        names = sorted(n for n in commit.weight_hashes if n.startswith(OPTIMIZER_PREFIX))
+        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
+        load_optimizer_entries(optimizer, dict(zip(names, arrays, strict=True)))

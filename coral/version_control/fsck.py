@@ -263,6 +263,6 @@ class Fsck:
             self.report.warn(
                 "temp-file",
                 name,
-                f"tmp/{name} was left by an interrupted write (harmless; safe to delete when no "
-                "Coral process is running)",
+                f"tmp/{name} was left by an interrupted write (harmless; gc removes it after "
+                "the grace period, or at once with repo.gc(prune='now'))",
             )

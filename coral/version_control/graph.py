@@ -46,7 +46,12 @@ class VersionGraph:
 
     def _sync(self) -> nx.DiGraph:
         with self._lock:
-            for commit_hash in self._commits.all_hashes():
+            on_disk = self._commits.all_hashes()
+            gone = self._loaded - set(on_disk)  # removed by gc
+            if gone:
+                self._graph.remove_nodes_from(gone)
+                self._loaded -= gone
+            for commit_hash in on_disk:
                 if commit_hash in self._loaded or commit_hash in self.unreadable:
                     continue
                 try:

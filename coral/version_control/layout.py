@@ -3,7 +3,7 @@
 ::
 
     .coral/
-      config.json   HEAD   remotes.json   lock
+      config.json   HEAD   remotes.json   lock   objects/gc.lock
       refs/heads/<branch>            objects/commits/<hash>.json
       objects/packs/pack-<id>.h5 (+ .idx.json)
       staging/staged.json   versions/<version_id>.json   logs/ (reflog)   tmp/
@@ -46,6 +46,10 @@ class RepoLayout:
     @property
     def lock_file(self) -> Path:
         return self.coral_dir / "lock"
+
+    @property
+    def gc_lock_file(self) -> Path:
+        return self.coral_dir / "objects" / "gc.lock"
 
     @property
     def commits_dir(self) -> Path:

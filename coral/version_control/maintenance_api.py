@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from coral.delta.repack import RepackResult, repack
+from coral.delta.similarity import SimilarityIndex
 from coral.errors import InvalidValueError
+from coral.storage.locking import RepositoryLock
 from coral.storage.pack_store import PackStore
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.config import Config
+from coral.version_control.expiry import parse_expiry
 from coral.version_control.fsck import Fsck, FsckReport
+from coral.version_control.gc import GarbageCollector, GcReport
 from coral.version_control.graph import VersionGraph
 from coral.version_control.layout import RepoLayout
 from coral.version_control.refs import RefStore
@@ -28,6 +34,8 @@ class MaintenanceCommands:
     _versions: VersionStore
     _staging: StagingArea
     _tracking: TrackingRefs
+    _similarity: SimilarityIndex
+    _lock: RepositoryLock
 
     def repack(self, max_depth: int | None = None) -> RepackResult:
         """Rewrite in full the stored weights whose delta chains are deeper than ``max_depth``
@@ -45,6 +53,47 @@ class MaintenanceCommands:
         needed |= {w.object_id for w in self._staging.read().weights.values()}
         return repack(self.store, sorted(needed), limit)
 
+    def gc(
+        self,
+        *,
+        prune: str | float | timedelta | None = None,
+        dry_run: bool = False,
+        reflog_expire: str | float | timedelta | None = None,
+    ) -> GcReport:
+        """Delete what nothing needs any more, and merge small packs into one.
+
+        Kept: everything reachable from HEAD, branches, tags, remote-tracking refs, the
+        staging area and the reflog, with every delta base below it; and whatever is younger
+        than the grace period (unreferenced commits, packs holding unreferenced objects,
+        temp files). Safe beside running writers, even with ``prune="now"``.
+
+        Args:
+            prune: the grace period: ``"now"``, ``"never"``, ``"2.weeks.ago"``, ``"3d"``, a
+                number of seconds or a ``timedelta`` (default ``gc.prune_expire``, 2 weeks).
+            dry_run: only report what would be removed; takes no lock, changes nothing.
+            reflog_expire: reflog entries older than this whose commits no ref reaches any
+                more are dropped first (default ``gc.reflog_expire_unreachable``, 30 days).
+
+        Returns:
+            A :class:`GcReport`: what went (or would go), bytes freed, packs before and
+            after, and for each ref the bytes only it keeps alive.
+        """
+        grace = _expiry("prune", prune, self.config.get("gc.prune_expire"))
+        expire = _expiry(
+            "reflog_expire", reflog_expire, self.config.get("gc.reflog_expire_unreachable")
+        )
+        return GarbageCollector(
+            self._layout,
+            self.store,
+            self._commits,
+            self._refs,
+            self._versions,
+            self._staging,
+            self._tracking,
+            self._similarity,
+            self._lock,
+        ).run(prune=grace, reflog_expire=expire, dry_run=dry_run)
+
     def fsck(self, *, verify_objects: bool = True) -> FsckReport:
         """Check everything: re-hash every object, follow every commit, ref, tag and staged entry.
 
@@ -61,3 +110,10 @@ class MaintenanceCommands:
             self._staging,
             self._tracking,
         ).run(verify_objects)
+
+
+def _expiry(name: str, given: object, configured: object) -> timedelta | None:
+    try:
+        return parse_expiry(configured if given is None else given)
+    except ValueError as err:
+        raise InvalidValueError(f"{name}: {err}") from None

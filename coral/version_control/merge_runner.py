@@ -175,6 +175,10 @@ class MergeRunner:
 
     def run(self, request: MergeRequest) -> Commit:
         """Carry out the merge; returns the commit HEAD points to afterwards."""
+        with self._store.guard_writes():  # until the merge commit references its objects
+            return self._run(request)
+
+    def _run(self, request: MergeRequest) -> Commit:
         plan, base = self._plan(request)
         if plan.kind == "up-to-date":
             return self._commits.get(str(plan.ours))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,14 +246,21 @@ class RefStore:
             lines = self._reflog_path(ref).read_bytes().splitlines()
         except FileNotFoundError:
             return []
-        entries = []
-        for line in lines:
+        return [e for e in map(_parse_reflog_line, lines) if e is not None]
+
+    def expire_reflog(self, ref: str, expired: Callable[[ReflogEntry], bool]) -> int:
+        """Drop the entries ``expired`` selects (gc, holding the lock); returns how many."""
+        path = self._reflog_path(ref)
+        with self.lock.hold():
             try:
-                d = json.loads(line)
-                entries.append(ReflogEntry(d["old"], d["new"], d["who"], d["time"], d["message"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-        return entries
+                lines = path.read_bytes().splitlines(keepends=True)
+            except FileNotFoundError:
+                return 0
+            kept = [line for line in lines if (e := _parse_reflog_line(line)) and not expired(e)]
+            dropped = len(lines) - len(kept)
+            if dropped:
+                atomic_write_bytes(path, b"".join(kept), tmp_dir=self.tmp_dir)
+            return dropped
 
     def reflog_refs(self) -> list[str]:
         """Every ref that has a reflog (``HEAD``, ``refs/heads/...``)."""
@@ -262,3 +270,12 @@ class RefStore:
                 rel = Path(dirpath, filename).relative_to(self.logs_dir)
                 refs.append("/".join(rel.parts))
         return sorted(refs)
+
+
+def _parse_reflog_line(line: bytes) -> ReflogEntry | None:
+    """One entry, or None for a line torn by a crash."""
+    try:
+        d = json.loads(line)
+        return ReflogEntry(d["old"], d["new"], d["who"], d["time"], d["message"])
+    except (ValueError, KeyError, TypeError):
+        return None

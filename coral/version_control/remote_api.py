@@ -15,6 +15,7 @@ from coral.storage.locking import RepositoryLock
 from coral.storage.pack_store import PackStore
 from coral.version_control.commit import Commit
 from coral.version_control.commit_store import CommitStore
+from coral.version_control.guards import writes_objects
 from coral.version_control.layout import RepoLayout
 from coral.version_control.refs import RefStore
 from coral.version_control.staging import StagingArea
@@ -131,6 +132,7 @@ class RemoteCommands:
                 jobs=jobs,
             )
 
+    @writes_objects
     def pull(
         self,
         remote_name: str,

@@ -32,13 +32,14 @@ from coral.errors import (
 )
 from coral.storage.locking import RepositoryLock
 from coral.storage.objects import WriteRequest
-from coral.version_control.assets import FILE_PREFIX, is_file_name, weight_names
+from coral.version_control.assets import RESERVED_PREFIXES, is_reserved_name, weight_names
 from coral.version_control.branch import Branch, BranchManager
 from coral.version_control.commit import Commit, CommitMetadata
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.config import Config
 from coral.version_control.files_api import ModelFileCommands
 from coral.version_control.graph import VersionGraph
+from coral.version_control.guards import writes_objects
 from coral.version_control.history_api import HistoryCommands
 from coral.version_control.identity import resolve_identity
 from coral.version_control.inspect_api import InspectCommands
@@ -98,7 +99,7 @@ class Repository(
         self._lock = RepositoryLock(layout.lock_file)
         self.config = Config(layout.config_file, self._lock, tmp)
         self._lock.timeout = float(self.config.get("core.lock_timeout"))
-        self.store = open_store(layout, self.config)
+        self.store = open_store(layout, self.config, self._lock)
         self._similarity = SimilarityIndex(layout.coral_dir / "objects" / "similarity.jsonl")
         self._commits = CommitStore(layout.commits_dir, tmp)
         self._refs = RefStore(layout.coral_dir, tmp, self._lock)
@@ -189,14 +190,15 @@ class Repository(
             raise WeightTypeError(
                 f"stage_weights takes a dict of name -> weight, got {type(weights).__name__}"
             )
-        reserved = [n for n in weights if isinstance(n, str) and is_file_name(n)]
+        reserved = [n for n in weights if isinstance(n, str) and is_reserved_name(n)]
         if reserved:
             raise InvalidValueError(
-                f"weight names starting with {FILE_PREFIX!r} are reserved for model files "
-                f"({reserved[0]!r}); stage files with repo.stage_files()"
+                f"weight names starting with {' or '.join(RESERVED_PREFIXES)} are reserved "
+                f"({reserved[0]!r}); use repo.stage_files() or repo.stage_optimizer_state()"
             )
         return self._stage(weights, remove_missing=remove_missing, lossy=lossy, progress=progress)
 
+    @writes_objects
     def _stage(
         self,
         weights: Mapping[str, Any],

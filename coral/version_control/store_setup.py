@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from coral.delta import DeltaEncoder
 from coral.storage.codecs import RAW, SHUFFLE_ZSTD
+from coral.storage.gc_lock import GcLock
+from coral.storage.locking import RepositoryLock
 from coral.storage.pack_store import PackStore
 from coral.version_control.config import PREDICTORS_FOR, Config
 from coral.version_control.layout import RepoLayout
 
 
-def open_store(layout: RepoLayout, config: Config) -> PackStore:
+def open_store(layout: RepoLayout, config: Config, lock: RepositoryLock) -> PackStore:
     """The repository's object store, configured from ``config.json``."""
     codec = SHUFFLE_ZSTD if config.get("core.compression") == "zstd" else RAW
     store = PackStore(
@@ -17,6 +19,7 @@ def open_store(layout: RepoLayout, config: Config) -> PackStore:
         layout.tmp_dir,
         codec=codec,
         cache_bytes=int(config.get("core.delta_cache_mb")) << 20,
+        gc_lock=GcLock(layout.gc_lock_file, lock.timeout, outer=lock),
     )
     if config.get("core.delta_encoding"):
         delta_type = config.get("core.delta_type")

@@ -59,17 +59,22 @@ class TrackingRefs:
                     out[branch] = commit_hash
         return dict(sorted(out.items()))
 
-    def every_commit(self) -> list[str]:
-        """What every tracking ref of every remote points at (reachability roots)."""
+    def every_ref(self) -> dict[str, str]:
+        """``{"remote/branch": commit_hash}`` for every remote (reachability roots)."""
         if not self.root.is_dir():
-            return []
-        out: list[str] = []
-        for folder in self.root.iterdir():
+            return {}
+        out: dict[str, str] = {}
+        for folder in sorted(self.root.iterdir()):
             try:
-                out += self.all(folder.name).values()
+                refs = self.all(folder.name)
             except InvalidNameError:
                 continue  # not a folder Coral made
+            out.update((f"{folder.name}/{branch}", h) for branch, h in refs.items())
         return out
+
+    def every_commit(self) -> list[str]:
+        """What every tracking ref of every remote points at."""
+        return list(self.every_ref().values())
 
     def record(self, remote: str, branch: str, commit_hash: str) -> None:
         """Record a remote branch; :class:`RefExistsError` when another tracked name is a

@@ -1,4 +1,4 @@
-"""Walking commit history for transfers: what one side has that the other lacks."""
+"""Walking history and delta chains: what is reachable, what a side lacks, in what order."""
 
 from __future__ import annotations
 
@@ -53,17 +53,14 @@ def parents_first(commits: dict[str, Commit]) -> list[Commit]:
     return [commits[h] for h in order]
 
 
+def closure(starts: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
+    """Everything reachable from ``starts`` by ``step`` (parents, delta bases), with them."""
+    return set(reachable(starts, step, set()))
+
+
 def object_closure(oids: Iterable[str], store: TensorStore) -> set[str]:
     """The objects ``oids`` need to be read back: themselves and every delta base below."""
-    closure: set[str] = set()
-    stack = list(oids)
-    while stack:
-        oid = stack.pop()
-        if oid in closure:
-            continue
-        closure.add(oid)
-        stack.extend(store.info(oid).bases)
-    return closure
+    return closure(oids, lambda oid: store.info(oid).bases)
 
 
 def weight_objects(commits: Iterable[Commit]) -> set[str]:
