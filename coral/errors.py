@@ -137,6 +137,10 @@ class MergeConflictError(CoralError, ValueError):
         self.conflicts = list(self.reasons)
 
 
+class WriteFailedError(CoralError, OSError):
+    """Storing objects failed (a full disk, a file-size limit); nothing was stored."""
+
+
 class LockTimeoutError(CoralError, TimeoutError):
     """Another process held the repository lock for too long."""
 

@@ -7,12 +7,20 @@ get another ID. The bytes are hashed through a view, without copying.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import xxhash
 
 from coral.core.dtypes import as_buffer
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_object_id(text: object) -> bool:
+    """Exactly 32 lowercase hex digits (no trailing newline, unlike ``re.match(...$)``)."""
+    return isinstance(text, str) and _OBJECT_ID.fullmatch(text) is not None
 
 
 def _header(dtype_name: str, shape: Sequence[int]) -> bytes:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from coral.core.dtypes import dtype_name, is_float_dtype
-from coral.storage.fsutil import atomic_write_bytes
+from coral.storage.fsutil import atomic_write_bytes, loads_json
 
 _SAMPLE = 256
 _BITS = 64
@@ -69,7 +69,7 @@ class SimilarityIndex:
                     lines = []
                 for line in lines:
                     try:  # a line torn by a crash is skipped: this is only a hint
-                        d = json.loads(line)
+                        d = loads_json(line)
                         key = (str(d["dtype"]), tuple(int(x) for x in d["shape"]))
                         entries.setdefault(key, {})[str(d["oid"])] = int(d["sig"], 16)
                     except (ValueError, KeyError, TypeError):

@@ -17,6 +17,7 @@ import numpy as np
 from coral.core.weight_tensor import WeightTensor
 from coral.errors import InvalidValueError
 from coral.integrations.safetensors import load_safetensors, save_safetensors
+from coral.storage.fsutil import loads_json
 from coral.version_control.assets import MAX_FILE_BYTES
 
 INDEX = "model.safetensors.index.json"
@@ -64,7 +65,7 @@ def _shards(root: Path) -> list[Path]:
     index = root / INDEX
     if index.is_file():
         try:
-            weight_map = json.loads(index.read_text())["weight_map"]
+            weight_map = loads_json(index.read_text())["weight_map"]
             names = sorted(set(weight_map.values()))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise InvalidValueError(f"{index} is not a safetensors index") from None

@@ -17,7 +17,7 @@ import numpy as np
 from coral.core.dtypes import canonical_array, dtype_from_name, dtype_name
 from coral.core.weight_tensor import WeightTensor
 from coral.errors import InvalidValueError
-from coral.storage.fsutil import atomic_file
+from coral.storage.fsutil import atomic_file, loads_json
 
 _DTYPES_KEY = "__coral_dtypes__"
 _NOT_NUMPY = {"bfloat16", "float8_e4m3fn", "float8_e5m2"}
@@ -55,7 +55,7 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise InvalidValueError(
             f"{source} holds pickled objects, which Coral never loads: {err}"
         ) from None
-    special = json.loads(str(arrays.pop(_DTYPES_KEY))) if _DTYPES_KEY in arrays else {}
+    special = loads_json(str(arrays.pop(_DTYPES_KEY))) if _DTYPES_KEY in arrays else {}
     out: dict[str, np.ndarray] = {}
     for name, arr in arrays.items():
         if name in special:

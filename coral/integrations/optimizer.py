@@ -23,6 +23,7 @@ import numpy as np
 
 from coral.errors import InvalidValueError, RepositoryFormatError
 from coral.integrations.pytorch import _torch, to_torch_tensor
+from coral.storage.fsutil import loads_json
 from coral.version_control.assets import OPTIMIZER_PREFIX, as_file_array
 
 STRUCTURE = OPTIMIZER_PREFIX + "structure.json"
@@ -60,7 +61,7 @@ def load_optimizer_entries(optimizer: Any, entries: Mapping[str, np.ndarray]) ->
     if STRUCTURE not in entries:
         raise InvalidValueError("this commit holds no optimizer state (stage_optimizer_state)")
     try:
-        structure = json.loads(entries[STRUCTURE].tobytes())
+        structure = loads_json(entries[STRUCTURE].tobytes())
         if structure.get("format") != _FORMAT:
             raise ValueError(f"unknown format {structure.get('format')!r}")
         state: dict[int, dict[str, Any]] = {}

@@ -23,7 +23,7 @@ import numpy as np
 from coral.core.dtypes import as_buffer, canonical_array, dtype_from_name, dtype_name
 from coral.core.weight_tensor import WeightTensor
 from coral.errors import InvalidValueError, InvalidWeightError
-from coral.storage.fsutil import atomic_file
+from coral.storage.fsutil import atomic_file, loads_json
 
 # Coral dtype name <-> safetensors dtype code.
 _CODES = {
@@ -112,7 +112,7 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], dict[str,
         if length > min(_MAX_HEADER, size - 8):
             raise InvalidValueError(f"{source} is not a safetensors file (header length {length})")
         try:
-            header = json.loads(fh.read(length))
+            header = loads_json(fh.read(length))
         except ValueError:
             raise InvalidValueError(f"{source} is not a safetensors file (bad header)") from None
     if not isinstance(header, dict):

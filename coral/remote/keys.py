@@ -15,8 +15,7 @@ rules as local ones before they are used, and a name that fails is skipped and r
 
 from __future__ import annotations
 
-import re
-
+from coral.core.object_id import is_object_id
 from coral.errors import InvalidNameError
 from coral.version_control.commit import is_commit_hash
 from coral.version_control.refnames import check_ref_name
@@ -32,12 +31,6 @@ TAGS = "tags/"
 # Caps on what is read from a remote before anything is allocated.
 MAX_SMALL_BLOB = 16 << 20  # commit, ref, tag, marker files
 MAX_NAME_LENGTH = 1024
-
-_OBJECT_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def is_object_id(text: str) -> bool:
-    return bool(_OBJECT_ID.match(text))
 
 
 def object_key(oid: str) -> str:

@@ -26,6 +26,7 @@ from coral.remote.install import Downloaded, verify_and_install
 from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
+from coral.storage.validation import MAX_OBJECT_BYTES
 from coral.version_control.commit import Commit
 from coral.version_control.refs import Branch
 from coral.version_control.walk import parents_first, reachable, weight_objects
@@ -192,7 +193,7 @@ def _download(
     def get(oid: str) -> Downloaded:
         path = scratch / uuid.uuid4().hex
         expected = sizes.get(oid)
-        limit = wire.max_blob_size(wire.MAX_OBJECT_BYTES if expected is None else expected)
+        limit = wire.max_blob_size(MAX_OBJECT_BYTES if expected is None else expected)
         try:
             size = remote.backend.get_to_file(keys.object_key(oid), path, limit)
         except RemoteKeyNotFound:

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass, field
 
+from coral.core.object_id import is_object_id
 from coral.errors import (
     InvalidNameError,
     RemoteError,
@@ -14,7 +14,7 @@ from coral.errors import (
 )
 from coral.remote import keys
 from coral.remote.backend import Backend, PreconditionFailed, RemoteKeyNotFound
-from coral.storage.fsutil import dumps_json
+from coral.storage.fsutil import dumps_json, loads_json
 from coral.version_control.commit import Commit, is_commit_hash
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.version import Version, check_metrics
@@ -59,7 +59,7 @@ class Remote:
         except RemoteKeyNotFound:
             return False
         try:
-            found = json.loads(blob.data).get("format")
+            found = loads_json(blob.data).get("format")
         except (ValueError, AttributeError):
             found = None
         if found != keys.FORMAT:
@@ -111,7 +111,7 @@ class Remote:
     def _read_ref(self, key: str, name: str) -> RemoteRef:
         blob = self.backend.get(key, keys.MAX_SMALL_BLOB)
         try:
-            commit_hash = json.loads(blob.data)["commit_hash"]
+            commit_hash = loads_json(blob.data)["commit_hash"]
         except (ValueError, KeyError, TypeError):
             commit_hash = None
         if not isinstance(commit_hash, str) or not is_commit_hash(commit_hash):
@@ -121,7 +121,7 @@ class Remote:
     def _read_tag(self, key: str, name: str) -> Version:
         blob = self.backend.get(key, keys.MAX_SMALL_BLOB)
         try:
-            version = Version.from_dict(json.loads(blob.data))
+            version = Version.from_dict(loads_json(blob.data))
             version.metrics = check_metrics(version.metrics)
             valid = (
                 version.name == name
@@ -154,13 +154,13 @@ class Remote:
             ) from None
         try:
             # CommitStore's own parser: the same hash check as a local read.
-            commit = CommitStore._parse(commit_hash, json.loads(blob.data))
+            commit = CommitStore._parse(commit_hash, loads_json(blob.data))
         except Exception as err:  # anything a hostile file makes parsing raise
             raise RemoteFormatError(f"remote commit {commit_hash} is damaged: {err}") from None
         # Its hash only proves it is what was pushed; the IDs in it must also be well formed.
         bases = [b for joined in commit.delta_weights.values() for b in str(joined).split(",")]
         names = [*commit.weight_hashes.values(), *bases]
-        if not all(isinstance(h, str) and keys.is_object_id(h) for h in names) or not all(
+        if not all(is_object_id(h) for h in names) or not all(
             isinstance(p, str) and is_commit_hash(p) for p in commit.parent_hashes
         ):
             raise RemoteFormatError(f"remote commit {commit_hash} names malformed objects")

@@ -17,7 +17,7 @@ from coral.errors import InvalidValueError
 BACKENDS = ("file", "s3", "minio", "memory")
 
 # S3's bucket naming rules (the common subset MinIO also enforces).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _OPTIONS = {"secure", "region", "profile", "endpoint"}
 
 
@@ -115,7 +115,7 @@ def _prefix(path: str) -> str:
 
 
 def _check_bucket(url: str, bucket: str) -> None:
-    if not _BUCKET.match(bucket) or ".." in bucket:
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
         raise InvalidValueError(
             f"{url!r}: {bucket!r} is not a valid bucket name (3-63 characters: lowercase "
             "letters, digits, '.' and '-')"

@@ -14,26 +14,21 @@ before anything is installed.
 from __future__ import annotations
 
 import json
-import math
 import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from coral.core.dtypes import dtype_from_name
-from coral.errors import CoralError, RemoteFormatError
-from coral.remote.keys import is_object_id
-from coral.storage.codecs import get_codec
+from coral.errors import RemoteFormatError
+from coral.storage.fsutil import loads_json
 from coral.storage.objects import ObjectInfo
+from coral.storage.validation import checked_info, max_stored
 
 MAGIC = b"CORAL-OBJECT/1\n"
 _LENGTH = struct.Struct("<I")
 MAX_HEADER = 1 << 20
-MAX_OBJECT_BYTES = 64 << 30  # no single tensor object above 64 GiB is accepted
-MAX_BASES = 16
-MAX_DEPTH = 256
-MAX_DIMS = 32
+MAX_DEPTH = 256  # deeper chains from a remote are refused (local ones are bounded by config)
 
 
 def header_bytes(info: ObjectInfo) -> bytes:
@@ -50,11 +45,7 @@ def blob_size(info: ObjectInfo) -> int:
 def max_blob_size(raw_nbytes: int) -> int:
     """The largest blob an object of ``raw_nbytes`` may come in (payloads are never much
     larger than the raw tensor: a codec that would grow it stores it raw)."""
-    return MAX_HEADER + len(MAGIC) + _LENGTH.size + _max_stored(raw_nbytes)
-
-
-def _max_stored(raw_nbytes: int) -> int:
-    return raw_nbytes + raw_nbytes // 8 + (1 << 20)
+    return MAX_HEADER + len(MAGIC) + _LENGTH.size + max_stored(raw_nbytes)
 
 
 def read_header(path: Path, expected_oid: str) -> tuple[ObjectInfo, int]:
@@ -72,7 +63,7 @@ def read_header(path: Path, expected_oid: str) -> tuple[ObjectInfo, int]:
     if len(raw) != length:
         raise _bad(expected_oid, "its header is truncated")
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)
     except ValueError:
         raise _bad(expected_oid, "its header is not JSON") from None
     offset = len(MAGIC) + _LENGTH.size + length
@@ -89,27 +80,9 @@ def _check_header(data: Any, oid: str) -> ObjectInfo:
     if not isinstance(data, dict) or data.get("id") != oid:
         raise _bad(oid, "its header names another object")
     try:
-        info = ObjectInfo.from_dict(oid, data)
-        dtype = dtype_from_name(info.dtype)
-        get_codec(info.codec)
-    except (CoralError, KeyError, TypeError, ValueError) as err:
-        raise _bad(oid, f"its header is invalid ({err})") from None
-    shape = info.shape
-    if len(shape) > MAX_DIMS or any(d < 0 for d in shape):
-        raise _bad(oid, f"its shape {shape} is invalid")
-    expected_raw = math.prod(shape) * dtype.itemsize
-    if info.raw_nbytes != expected_raw or info.raw_nbytes > MAX_OBJECT_BYTES:
-        raise _bad(oid, f"its size {info.raw_nbytes} does not fit {info.dtype}{list(shape)}")
-    if not 0 <= info.stored_nbytes <= _max_stored(info.raw_nbytes):
-        raise _bad(oid, f"its payload size {info.stored_nbytes} is out of range")
-    if not isinstance(data.get("params", {}), dict):
-        raise _bad(oid, "its codec parameters are invalid")
-    bases = info.bases
-    if len(bases) > MAX_BASES or not all(is_object_id(b) and b != oid for b in bases):
-        raise _bad(oid, "its delta bases are invalid")
-    if bool(bases) != (info.depth > 0) or not 0 <= info.depth <= MAX_DEPTH:
-        raise _bad(oid, f"its delta depth {info.depth} is invalid")
-    return info
+        return checked_info(oid, data, max_depth=MAX_DEPTH)
+    except ValueError as err:
+        raise _bad(oid, str(err)) from None
 
 
 def read_payload(path: Path, offset: int, nbytes: int) -> np.ndarray:

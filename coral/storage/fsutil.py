@@ -1,7 +1,10 @@
-"""Durable file writes: temp file, fsync, atomic rename, fsync of the directory.
+"""Durable file writes: temp file, fsync, atomic rename, fsync of the directory; and the
+one strict JSON reader.
 
 Every metadata file in ``.coral`` is written through :func:`atomic_write_bytes`, so a process
-killed at any instant leaves either the old or the new file, never a torn one.
+killed at any instant leaves either the old or the new file, never a torn one. Every JSON
+document Coral reads (its own files, a remote's, a safetensors header) goes through
+:func:`loads_json`, which bounds what a damaged or hostile one can cost.
 """
 
 from __future__ import annotations
@@ -63,6 +66,36 @@ def atomic_write_json(target: Path, data: Any, *, tmp_dir: Path | None = None) -
     atomic_write_bytes(target, dumps_json(data), tmp_dir=tmp_dir)
 
 
-def read_json(path: Path) -> Any:
+MAX_JSON_BYTES = 64 << 20
+
+
+def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file, parsed by :func:`loads_json` (ValueError when it breaks a rule)."""
     with open(path, "rb") as fh:
-        return json.loads(fh.read())
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"it is larger than {max_bytes} bytes")
+    return loads_json(data)
+
+
+def loads_json(data: bytes | str) -> Any:
+    """Strict JSON: no duplicate keys, no NaN or Infinity, no nesting deep enough to exhaust
+    the stack, integers of at most 4300 digits (Python's limit). Breaking any rule raises
+    ValueError saying which."""
+    try:
+        return json.loads(data, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key[:80]!r} appears twice")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from coral.errors import LockTimeoutError
 from coral.storage import forksafe
-from coral.storage.locking import RepositoryLock
+from coral.storage.locking import RepositoryLock, describe_holder, record_holder
 
 
 class GcLock:
@@ -111,6 +111,8 @@ class GcLock:
             while True:
                 try:
                     fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    if mode == fcntl.LOCK_EX:
+                        record_holder(fd)
                     return fd
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
@@ -125,7 +127,7 @@ class GcLock:
         if mode == fcntl.LOCK_EX:
             what = "other processes are writing objects"
         else:
-            what = "garbage collection (gc) is running"
+            what = f"garbage collection (gc) is running in {describe_holder(self.path)}"
         return LockTimeoutError(
             f"waited {self.timeout:g}s on {self.path}: {what}; try again when it has "
             "finished, or raise core.lock_timeout"

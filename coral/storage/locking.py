@@ -5,6 +5,10 @@ Writers that change refs, HEAD, staging, tags or config hold one advisory lock o
 so a SIGKILLed process can never leave a stale lock behind. Object packs are written outside
 the lock (they are immutable and content-addressed), so the lock is only held for the few
 small file writes that publish them.
+
+The holder writes its PID and the time into the file, so a process that times out waiting can
+say who holds the lock and since when. There is nothing to "break": when the holder dies the
+kernel releases the lock, and the next process takes it (the stale text is overwritten).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from coral.errors import LockTimeoutError
@@ -82,6 +87,7 @@ class RepositoryLock:
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                record_holder(fd)
                 return fd
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -97,7 +103,34 @@ class RepositoryLock:
 
     def _timeout_error(self) -> LockTimeoutError:
         return LockTimeoutError(
-            f"another process has held the repository lock {self.path} for more than "
-            f"{self.timeout:g}s; wait for it to finish (a crashed process releases it "
+            f"{describe_holder(self.path)} has held the repository lock {self.path} for more "
+            f"than {self.timeout:g}s; wait for it to finish (a crashed process releases it "
             "automatically) or raise core.lock_timeout"
         )
+
+
+def record_holder(fd: int) -> None:
+    """Write "PID UNIX-TIME" into a lock file just taken (best effort: it is only a hint)."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {time.time():.0f}\n".encode(), 0)
+    except OSError:
+        pass
+
+
+def describe_holder(path: Path) -> str:
+    """ "process 1234 (running, since 2026-11-28 22:58:01 UTC)", from what the holder wrote."""
+    try:
+        pid_text, when_text = path.read_text()[:100].split()[:2]
+        pid, when = int(pid_text), float(when_text)
+    except (OSError, ValueError):
+        return "another process"
+    try:
+        os.kill(pid, 0)
+        state = "running"
+    except ProcessLookupError:
+        state = "exited; a process it started holds the lock now"
+    except PermissionError:
+        state = "running, as another user"
+    since = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"process {pid} ({state}, since {since})"

@@ -36,14 +36,16 @@ import h5py
 import numpy as np
 
 from coral.core.dtypes import as_buffer
-from coral.errors import CorruptObjectError, ObjectNotFoundError
+from coral.errors import CorruptObjectError, ObjectNotFoundError, WriteFailedError
 from coral.storage import forksafe
 from coral.storage.array_cache import ArrayCache
 from coral.storage.codecs import SHUFFLE_ZSTD, Buffer, Codec, Encoded
 from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
 from coral.storage.gc_lock import GcLock
 from coral.storage.objects import DeltaPolicy, ObjectInfo
+from coral.storage.pack_reader import read_pack_indexes
 from coral.storage.store import ObjectWriter, PackGoneError, TensorStore
+from coral.storage.validation import checked_info
 
 PACK_FORMAT = 1
 _PACK_SUFFIX = ".h5"
@@ -115,9 +117,8 @@ class PackStore(TensorStore):
             self._forget(self._loaded.keys() - set(names))
             for name in self._unreadable.keys() - set(names):
                 del self._unreadable[name]
-            for name in names:
-                if name not in self._loaded and name not in self._unreadable:
-                    self._load_pack_index(name)
+            new = [n for n in names if n not in self._loaded and n not in self._unreadable]
+            self._load_pack_indexes(new)
 
     def _forget(self, gone: Iterable[str]) -> None:
         gone = set(gone)
@@ -134,19 +135,25 @@ class PackStore(TensorStore):
             for info in infos:
                 self._remember(info)
 
-    def _load_pack_index(self, name: str) -> None:
-        pack_path = self.packs_dir / name
-        try:
-            entries = self._read_sidecar(pack_path)
-        except (OSError, ValueError, KeyError, TypeError):
+    def _load_pack_indexes(self, names: list[str]) -> None:
+        lost: list[Path] = []
+        for name in names:
             try:
-                entries = self._index_from_pack(pack_path)
-            except (OSError, ValueError, KeyError, TypeError) as err:
-                self._unreadable[name] = str(err)
-                return
+                self._add_pack(name, self._read_sidecar(self.packs_dir / name))
+            except (OSError, ValueError, KeyError, TypeError):
+                lost.append(self.packs_dir / name)
+        if not lost:
+            return
+        for pack_path, rebuilt in read_pack_indexes(lost).items():  # one HDF5 reader for all
+            if isinstance(rebuilt, str):
+                self._unreadable[pack_path.name] = rebuilt
+                continue
             # Derived data: a lost sidecar is rewritten when we can (not on a read-only copy).
             with contextlib.suppress(OSError):
-                atomic_write_json(_index_path(pack_path), _sidecar(entries), tmp_dir=self.tmp_dir)
+                atomic_write_json(_index_path(pack_path), _sidecar(rebuilt), tmp_dir=self.tmp_dir)
+            self._add_pack(pack_path.name, rebuilt)
+
+    def _add_pack(self, name: str, entries: list[ObjectInfo]) -> None:
         for info in entries:
             self._remember(info)
         self._loaded[name] = entries
@@ -156,14 +163,10 @@ class PackStore(TensorStore):
         data = read_json(_index_path(pack_path))
         if data.get("format") != PACK_FORMAT:
             raise ValueError(f"unsupported pack index format {data.get('format')!r}")
-        return [ObjectInfo.from_dict(oid, d, pack_path.name) for oid, d in data["objects"].items()]
-
-    @staticmethod
-    def _index_from_pack(pack_path: Path) -> list[ObjectInfo]:
-        with h5py.File(pack_path, "r", locking=False) as f:
-            if int(f.attrs.get("coral_pack_format", -1)) != PACK_FORMAT:
-                raise ValueError("not a Coral pack (missing coral_pack_format attribute)")
-            return [_info_from_dataset(oid, ds, pack_path.name) for oid, ds in f[_GROUP].items()]
+        entries = data["objects"]
+        if not isinstance(entries, dict):
+            raise ValueError("its objects are not a JSON object")
+        return [_checked(oid, d, pack_path.name) for oid, d in entries.items()]
 
     def info(self, oid: str) -> ObjectInfo:
         info = self._index.get(oid)
@@ -227,16 +230,26 @@ class PackStore(TensorStore):
 
     def check_pack(self, name: str) -> list[str]:
         """Problems with one pack's file and sidecar (their objects are checked separately)."""
-        pack_path = self.packs_dir / name
+        return self.check_packs([name])[name]
+
+    def check_packs(self, names: Iterable[str]) -> dict[str, list[str]]:
+        """:meth:`check_pack` for many packs, with one HDF5 reader process for them all."""
+        names = list(names)
+        rebuilt = read_pack_indexes([self.packs_dir / name for name in names])
+        problems: dict[str, list[str]] = {}
+        for name in names:
+            from_pack = rebuilt[self.packs_dir / name]
+            problems[name] = self._compare(name, from_pack)
+        return problems
+
+    def _compare(self, name: str, from_pack: list[ObjectInfo] | str) -> list[str]:
+        if isinstance(from_pack, str):
+            return [f"pack {name} cannot be read: {from_pack}"]
         try:
-            from_pack = {i.object_id: i for i in self._index_from_pack(pack_path)}
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            return [f"pack {name} cannot be read: {err}"]
-        try:
-            from_sidecar = {i.object_id: i for i in self._read_sidecar(pack_path)}
+            from_sidecar = {i.object_id: i for i in self._read_sidecar(self.packs_dir / name)}
         except (OSError, ValueError, KeyError, TypeError) as err:
             return [f"index of pack {name} cannot be read ({err}); it will be rebuilt"]
-        if from_pack != from_sidecar:
+        if {i.object_id: i for i in from_pack} != from_sidecar:
             return [f"index of pack {name} disagrees with the pack; delete it to rebuild"]
         return []
 
@@ -355,6 +368,20 @@ class _PackWriter(ObjectWriter):
         # directory scan (at worst another process's object is stored twice).
         return oid in self._pending or self._store._indexed(oid)
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One clear error for whatever a failed write raises (HDF5 turns a full disk or a
+        file-size limit into a RuntimeError); the writer's exit then removes the temp pack."""
+        try:
+            yield
+        except (OSError, RuntimeError) as err:
+            if isinstance(err, WriteFailedError):
+                raise
+            raise WriteFailedError(
+                f"could not write a pack in {self._store.tmp_dir} ({err}); nothing was stored: "
+                "free disk space (or raise the file-size limit) and retry"
+            ) from err
+
     def _open(self) -> h5py.File:
         if self._file is None:
             self._store.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -365,6 +392,10 @@ class _PackWriter(ObjectWriter):
         return self._file
 
     def _write(self, info: ObjectInfo, encoded: Encoded) -> None:
+        with self._writing():
+            self._write_dataset(info, encoded)
+
+    def _write_dataset(self, info: ObjectInfo, encoded: Encoded) -> None:
         group = self._open()[_GROUP]
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         dcpl.set_layout(h5py.h5d.CONTIGUOUS)
@@ -399,36 +430,45 @@ class _PackWriter(ObjectWriter):
         )
 
     def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        file, self._file = self._file, None
+        fd, self._fd = self._fd, -1
+        try:
+            if file is not None:
+                file.close()  # HDF5 writes its metadata
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def _publish(self) -> None:
         if self._file is None:
             return
         try:
-            self._file.close()  # HDF5 writes its metadata
-            self._file = None
-            os.fsync(self._fd)
+            with self._writing():
+                file, self._file = self._file, None
+                file.close()  # HDF5 writes its metadata
+                os.fsync(self._fd)
+                self._close_file()
         except BaseException:
             self._abort()  # e.g. a full disk: leave no temp pack and no open descriptor
             raise
-        self._close_file()
         final = self._store.packs_dir / self._name
         self._store.packs_dir.mkdir(parents=True, exist_ok=True)
         os.replace(self._tmp_path, final)
         fsync_dir(self._store.packs_dir)
         infos = list(self._pending.values())
+        # The pack is published; its index is derived data, rebuilt from the pack if this
+        # write fails (a full disk now is reported, but the objects are safely stored).
         atomic_write_json(_index_path(final), _sidecar(infos), tmp_dir=self._store.tmp_dir)
         self._store._published(self._name, infos)
 
     def _abort(self) -> None:
-        self._close_file()
-        self._tmp_path.unlink(missing_ok=True)
-        self._pending.clear()
+        try:
+            self._close_file()
+        except (OSError, RuntimeError):
+            pass  # the pack is thrown away; closing it may fail the way its writes did
+        finally:
+            self._tmp_path.unlink(missing_ok=True)
+            self._pending.clear()
 
 
 def _pwrite_all(fd: int, segments: Sequence[Buffer], offset: int) -> None:
@@ -457,22 +497,8 @@ def _sidecar(infos: list[ObjectInfo]) -> dict[str, object]:
     return {"format": PACK_FORMAT, "objects": {i.object_id: i.to_dict() for i in infos}}
 
 
-def _info_from_dataset(oid: str, ds: h5py.Dataset, location: str) -> ObjectInfo:
-    # The dtype comes from our own attribute, never from HDF5's type (bfloat16 is opaque there).
-    attrs = ds.attrs
-    offset = ds.id.get_offset()
-    if ds.shape != (int(attrs["stored_nbytes"]),):
-        raise ValueError(f"dataset {oid} holds {ds.shape} bytes, its attributes disagree")
-    return ObjectInfo(
-        object_id=oid,
-        dtype=str(attrs["dtype"]),
-        shape=tuple(int(d) for d in np.asarray(attrs["shape"]).reshape(-1)),
-        codec=str(attrs["codec"]),
-        params=json.loads(str(attrs["params"])),
-        raw_nbytes=int(attrs["raw_nbytes"]),
-        stored_nbytes=int(attrs["stored_nbytes"]),
-        bases=tuple(json.loads(str(attrs["bases"]))),
-        depth=int(attrs["depth"]),
-        location=location,
-        offset=-1 if offset is None else int(offset),
-    )
+def _checked(oid: str, data: object, location: str) -> ObjectInfo:
+    try:
+        return checked_info(oid, data, location)
+    except ValueError as err:
+        raise ValueError(f"object {oid[:80]}: {err}") from None

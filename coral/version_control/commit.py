@@ -20,15 +20,16 @@ COMMIT_HASH_LENGTH = 32
 COMMIT_FORMAT = 1
 CONTENT_KEYS = ("parent_hashes", "weight_hashes", "metadata", "delta_weights", "weight_metadata")
 """What a commit hash covers: everything in the file but ``format`` and ``commit_hash``."""
-_COMMIT_HASH_RE = re.compile(r"^[0-9a-f]{32}$")
+_COMMIT_HASH_RE = re.compile(r"[0-9a-f]{32}")
 
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def is_commit_hash(text: str) -> bool:
-    return bool(_COMMIT_HASH_RE.match(text))
+def is_commit_hash(text: object) -> bool:
+    """Exactly 32 lowercase hex digits (``fullmatch``: a trailing newline is not a hash)."""
+    return isinstance(text, str) and _COMMIT_HASH_RE.fullmatch(text) is not None
 
 
 @dataclass

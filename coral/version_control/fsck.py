@@ -91,8 +91,8 @@ class Fsck:
     def _check_objects(self, verify: bool) -> set[str]:
         for name, reason in self.store.unreadable_packs().items():
             self.report.error("bad-pack", name, f"pack {name} cannot be read: {reason}")
-        for name in self.store.pack_names():
-            for problem in self.store.check_pack(name):
+        for name, problems in self.store.check_packs(self.store.pack_names()).items():
+            for problem in problems:
                 kind = "bad-pack" if "cannot be read:" in problem else "pack-index"
                 (self.report.error if kind == "bad-pack" else self.report.warn)(kind, name, problem)
         bad: set[str] = set()
@@ -115,12 +115,12 @@ class Fsck:
             if head.commit_hash is not None:
                 tips.add(head.commit_hash)
         except CoralError as err:
-            self.report.error("bad-head", "HEAD", str(err))
+            self.report.error("bad-head", "HEAD", str(err) + self._head_hint())
         for name in self.refs.branch_names():
             try:
                 branch = self.refs.read_branch(name)
             except CoralError as err:
-                self.report.error("bad-ref", name, str(err))
+                self.report.error("bad-ref", name, str(err) + self._branch_hint(name))
                 continue
             if branch is not None:
                 tips.add(branch.commit_hash)
@@ -128,7 +128,8 @@ class Fsck:
                     self.report.error(
                         "bad-ref",
                         name,
-                        f"branch {name!r} points to missing commit {branch.commit_hash}",
+                        f"branch {name!r} points to missing commit {branch.commit_hash}"
+                        + self._branch_hint(name),
                     )
         tips |= self._check_tracking_refs()
         try:
@@ -153,6 +154,22 @@ class Fsck:
                     f"tag {version.name!r} points to missing commit {version.commit_hash}",
                 )
         return tips
+
+    def _head_hint(self) -> str:
+        branch = self.refs.last_checked_out()
+        if branch is None:
+            return ""
+        return f" (HEAD's reflog last checked out {branch!r}: write 'ref: refs/heads/{branch}')"
+
+    def _branch_hint(self, name: str) -> str:
+        """The newest reflog position of ``name`` whose commit exists, as a restore command."""
+        for entry in reversed(self.refs.reflog(f"refs/heads/{name}")):
+            if entry.new and entry.new in self.commits:
+                return (
+                    f" (its reflog last had it at {entry.new[:12]} ({entry.message}): delete "
+                    f"the branch file and run repo.create_branch({name!r}, {entry.new!r}))"
+                )
+        return ""
 
     def _check_tracking_refs(self) -> set[str]:
         """``refs/remotes/<remote>/<branch>``: readable, pointing at commits we have."""

@@ -22,12 +22,19 @@ from coral.errors import (
     RefExistsError,
     RepositoryFormatError,
 )
-from coral.storage.fsutil import atomic_write_bytes, atomic_write_json, fsync_dir, read_json
+from coral.storage.fsutil import (
+    atomic_write_bytes,
+    atomic_write_json,
+    fsync_dir,
+    loads_json,
+    read_json,
+)
 from coral.storage.locking import RepositoryLock
 from coral.version_control.commit import is_commit_hash, now_utc
 from coral.version_control.refnames import check_ref_name
 
 HEAD_REF_PREFIX = "ref: refs/heads/"
+_MAX_HEAD_BYTES = 4096  # a branch name is at most a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -84,13 +91,25 @@ class RefStore:
 
     def head(self) -> Head:
         try:
-            text = self.head_file.read_text().strip()
+            with open(self.head_file, "rb") as fh:
+                text = fh.read(_MAX_HEAD_BYTES).decode("utf-8").strip()
         except FileNotFoundError:
             raise RepositoryFormatError(
                 f"{self.head_file} is missing; restore it with the text 'ref: refs/heads/main'"
             ) from None
+        except UnicodeDecodeError:
+            raise RepositoryFormatError(
+                f"{self.head_file} is not text; rewrite it as 'ref: refs/heads/main'"
+            ) from None
         if text.startswith(HEAD_REF_PREFIX):
             name = text[len(HEAD_REF_PREFIX) :]
+            try:
+                check_ref_name(name)
+            except InvalidNameError as err:
+                raise RepositoryFormatError(
+                    f"{self.head_file} names no valid branch ({err}); rewrite it as "
+                    "'ref: refs/heads/main'"
+                ) from None
             branch = self.read_branch(name)
             return Head(name, branch.commit_hash if branch else None)
         if is_commit_hash(text):
@@ -262,6 +281,20 @@ class RefStore:
                 atomic_write_bytes(path, b"".join(kept), tmp_dir=self.tmp_dir)
             return dropped
 
+    def last_checked_out(self) -> str | None:
+        """The branch HEAD's reflog last moved to (fsck's suggestion for a damaged HEAD)."""
+        for entry in reversed(self.reflog("HEAD")):
+            target = entry.message.rpartition(" to ")[2]
+            if entry.message.startswith("checkout: moving from ") and self.branch_exists(target):
+                return target
+        return None
+
+    def branch_exists(self, name: str) -> bool:
+        try:
+            return self.branch_path(name).is_file()
+        except InvalidNameError:
+            return False
+
     def reflog_refs(self) -> list[str]:
         """Every ref that has a reflog (``HEAD``, ``refs/heads/...``)."""
         refs = []
@@ -275,7 +308,7 @@ class RefStore:
 def _parse_reflog_line(line: bytes) -> ReflogEntry | None:
     """One entry, or None for a line torn by a crash."""
     try:
-        d = json.loads(line)
+        d = loads_json(line)
         return ReflogEntry(d["old"], d["new"], d["who"], d["time"], d["message"])
     except (ValueError, KeyError, TypeError):
         return None

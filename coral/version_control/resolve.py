@@ -28,8 +28,8 @@ from coral.version_control.version import VersionStore
 MIN_ABBREV = 4
 _SUFFIX_RE = re.compile(r"([~^])(\d*)")
 _SUFFIXES_RE = re.compile(r"(?:[~^]\d*)*")
-_HEX_RE = re.compile(r"^[0-9a-f]+$")
-_REFLOG_RE = re.compile(r"^(.*)@\{(\d+)\}$")
+_HEX_RE = re.compile(r"[0-9a-f]+")
+_REFLOG_RE = re.compile(r"(.*)@\{(\d+)\}")
 
 
 class RefResolver:
@@ -74,7 +74,7 @@ class RefResolver:
         return commit_hash
 
     def _resolve_base(self, name: str) -> str:
-        at = _REFLOG_RE.match(name)
+        at = _REFLOG_RE.fullmatch(name)
         if at is not None:
             return self._from_reflog(at.group(1), int(at.group(2)))
         if name == "HEAD":
@@ -100,7 +100,7 @@ class RefResolver:
         version_by_id = self._versions.all().get(name)
         if version_by_id is not None:
             return version_by_id.commit_hash
-        if _HEX_RE.match(name) and len(name) >= MIN_ABBREV:
+        if _HEX_RE.fullmatch(name) and len(name) >= MIN_ABBREV:
             matches = self._commits.with_prefix(name)
             if len(matches) == 1:
                 return matches[0]

@@ -17,6 +17,12 @@ from coral.errors import InvalidWeightError, WeightTypeError
 def check_weight_name(name: object) -> str:
     if not isinstance(name, str) or not name or "\x00" in name:
         raise WeightTypeError(f"weight names must be non-empty strings, got {name!r}")
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no file or JSON can hold it
+        raise WeightTypeError(
+            f"weight name {name!r} is not valid Unicode (a lone surrogate); decode it properly"
+        ) from None
     return name
 
 
