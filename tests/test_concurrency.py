@@ -103,14 +103,14 @@ def _child_create_refs(repo: Repository, spec: dict[str, Any]) -> dict[str, Any]
 
 
 def _meet(spec: dict[str, Any], label: str) -> None:
-    """A two-process barrier: announce ``label``, then wait for the other process to."""
+    """A barrier: announce ``label``, then wait for every other process to."""
     sync = Path(spec["go"]).parent
     (sync / f"{spec['proc']}-{label}").touch()
-    other = sync / f"{1 - spec['proc']}-{label}"
+    others = [sync / f"{p}-{label}" for p in range(spec.get("procs", 2))]
     deadline = time.monotonic() + TIMEOUT
-    while not other.exists():
+    while not all(other.exists() for other in others):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the other process never reached {label!r}")
+            raise TimeoutError(f"another process never reached {label!r}")
         time.sleep(0.0002)
 
 
@@ -183,15 +183,19 @@ ROUNDS = 15
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("procs", [2, 4, 6])
 @pytest.mark.parametrize("lockstep", [False, True], ids=["free-running", "lockstep"])
-def test_two_processes_committing_to_one_branch_lose_nothing(
-    tmp_path: Path, lockstep: bool
+def test_processes_committing_to_one_branch_lose_nothing(
+    tmp_path: Path, lockstep: bool, procs: int
 ) -> None:
-    """Free-running, the processes interleave as they please; in lockstep, both stage and
-    commit at the same instant every round, so one commit often takes both staged weights."""
+    """Free-running, the processes interleave as they please; in lockstep, all stage and
+    commit at the same instant every round, so one commit often takes several staged weights."""
     path = tmp_path / "project"
     Repository(path, init=True).close()  # main is unborn: the first commits race to create it
-    specs = [{"repo": str(path), "proc": p, "rounds": ROUNDS, "lockstep": lockstep} for p in (0, 1)]
+    specs = [
+        {"repo": str(path), "proc": p, "procs": procs, "rounds": ROUNDS, "lockstep": lockstep}
+        for p in range(procs)
+    ]
     results = _run_together(tmp_path, "commit", specs)
     returned: dict[str, tuple[int, int]] = {}
     for proc, result in enumerate(results):
@@ -216,7 +220,7 @@ def test_two_processes_committing_to_one_branch_lose_nothing(
             f"unexpected: {sorted(set(hashes) - set(returned))}"
         )
         # Each process's commits appear in the order it made them ...
-        for proc in (0, 1):
+        for proc in range(procs):
             mine = [returned[h][1] for h in reversed(hashes) if returned[h][0] == proc]
             assert mine == sorted(mine)
         # ... and each holds the weight its process staged just before (or an earlier commit
@@ -226,7 +230,7 @@ def test_two_processes_committing_to_one_branch_lose_nothing(
             assert_bit_exact(actual.data, _weight(proc, index))
         # The final snapshot holds every weight either process staged.
         final = repo.get_all_weights()
-        expected = {_name(p, i): _weight(p, i) for p in (0, 1) for i in range(ROUNDS)}
+        expected = {_name(p, i): _weight(p, i) for p in range(procs) for i in range(ROUNDS)}
         assert sorted(final) == sorted(expected)
         for name, array in expected.items():
             assert_bit_exact(final[name].data, array)

@@ -411,7 +411,7 @@ def _gc_loop(path: str, stop_file: str) -> None:
 def _spawn(code: str) -> subprocess.Popen[bytes]:
     prelude = (
         f"import sys; sys.path.insert(0, {str(_ROOT)!r}); "
-        "from tests.test_gc import _gc_loop, _revive_loop; "
+        "from tests.test_gc import _commit_steps, _gc_loop, _revive_loop; "
     )
     return subprocess.Popen([sys.executable, "-c", prelude + code], cwd=_ROOT)
 
@@ -435,3 +435,37 @@ def test_gc_in_a_loop_beside_a_process_reviving_garbage(repo: Repository, tmp_pa
     for commit in main:
         i = int(commit.metadata.message.split()[1])
         assert_bit_exact(fresh.get_weight("x", commit.commit_hash).data, _tensor(1000 + i))
+
+
+def _commit_steps(path: str, first: int, last: int) -> None:
+    repo = Repository(path)
+    for i in range(first, last):
+        repo.stage_weights({"w": _tensor(500 + i), "step": np.array(i)})
+        repo.commit(f"step {i}")
+
+
+def test_readers_beside_commits_and_gc_see_old_or_new_never_an_error(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """#10 row 10: a reader in this process reads main in a loop (a long-lived repository
+    object, whose index gc keeps outdating, and fresh ones) while one process commits and
+    another collects garbage with prune=now; every read is a whole snapshot of one commit."""
+    repo.stage_weights({"w": _tensor(500), "step": np.array(0)})
+    repo.commit("step 0")
+    stop = tmp_path / "stop"
+    collector = _spawn(f"_gc_loop({str(repo.path)!r}, {str(stop)!r})")
+    writer = _spawn(f"_commit_steps({str(repo.path)!r}, 1, 25)")
+    long_lived = Repository(repo.path)
+    reads, seen = 0, set()
+    try:
+        while writer.poll() is None or reads < 5:
+            reader = long_lived if reads % 2 else Repository(repo.path)
+            weights = reader.get_all_weights(reader.resolve_ref("main"))
+            step = int(weights["step"].data)
+            assert_bit_exact(weights["w"].data, _tensor(500 + step))
+            reads, seen = reads + 1, seen | {step}
+        assert writer.wait(timeout=240) == 0
+    finally:
+        stop.touch()
+        assert collector.wait(timeout=120) == 0
+    assert len(seen) > 2 and Repository(repo.path).fsck().ok

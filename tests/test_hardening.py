@@ -543,3 +543,73 @@ def test_fuzz_pack_files(repo: Repository, tmp_path: Path) -> None:
         if not isinstance(result, str):  # survived: then every entry passed validation
             assert all(info.location == path.name for info in result)
     assert sum(isinstance(r, str) for r in results.values()) > 100
+
+
+# --- row 20: special values through every merge strategy ---
+
+
+def _special(dtype: Any, shape: tuple[int, ...], flip: int) -> np.ndarray:
+    """Values with NaN payloads, infinities, -0.0 and subnormals for floats; extremes for
+    integers; both truth values for bool. ``flip`` makes the two sides differ."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    if dtype.kind == "f" or dtype.name == "bfloat16":
+        bits = np.random.default_rng(flip).integers(
+            0, 1 << (8 * dtype.itemsize), n, dtype=np.uint64
+        )
+        raw = bits.astype({2: np.uint16, 4: np.uint32, 8: np.uint64}[dtype.itemsize])
+        out = raw.view(dtype)
+        return out.reshape(shape)
+    if dtype.kind == "b":
+        return (np.arange(n) % (2 + flip) == 0).reshape(shape)
+    info = np.iinfo(dtype)
+    return np.resize(np.array([info.min, info.max, 0, flip], dtype), n).reshape(shape)
+
+
+_MERGE_DTYPES = [np.float32, np.float16, np.float64, "bfloat16", np.int8, np.bool_]
+
+
+@pytest.mark.parametrize(
+    "strategy,params",
+    [
+        ("ours", {}),
+        ("theirs", {}),
+        ("average", {}),
+        ("weighted", {"merge_alpha": 0.3}),
+        ("task_arithmetic", {}),
+        ("ties", {"density": 0.5}),
+        ("dare", {"density": 0.5, "seed": 1}),
+        ("slerp", {}),
+    ],
+)
+def test_special_values_survive_every_merge_strategy(
+    repo: Repository, strategy: str, params: dict[str, Any]
+) -> None:
+    import ml_dtypes
+
+    dtypes = [
+        np.dtype(ml_dtypes.bfloat16) if d == "bfloat16" else np.dtype(d) for d in _MERGE_DTYPES
+    ]
+    shapes = [(33,), (), (0, 4)]
+    names = [(f"{d.name}{s}", d, s) for d in dtypes for s in shapes]
+    repo.stage_weights({n: _special(d, s, 0) for n, d, s in names})
+    repo.commit("base")
+    repo.create_branch("other")
+    repo.checkout("other")
+    theirs = {n: _special(d, s, 2) for n, d, s in names}
+    repo.stage_weights(theirs)
+    repo.commit("theirs")
+    repo.checkout("main")
+    ours = {n: _special(d, s, 1) for n, d, s in names}
+    repo.stage_weights(ours)
+    repo.commit("ours")
+    merged = repo.merge("other", strategy, non_float="theirs", **params)
+    result = Repository(repo.path).get_all_weights(merged.commit_hash)
+    for name, dtype, shape in names:
+        got = result[name].data
+        assert got.dtype == dtype and got.shape == shape, name
+        if strategy == "ours":
+            assert_bit_exact(got, ours[name])
+        elif strategy == "theirs" or dtype.kind in "biu":  # integers follow non_float
+            assert_bit_exact(got, theirs[name])
+    assert Repository(repo.path).fsck().ok

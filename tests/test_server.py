@@ -179,10 +179,44 @@ async def test_paths_outside_the_root_are_refused(
     assert not (Path("/etc") / ".coral").exists()
 
 
-async def test_requests_without_a_token_are_refused(jp_fetch: Any, jp_base_url: str) -> None:
+def _route_names() -> list[str]:
+    from coral_jupyter.server.handlers import ROUTES
+
+    return [name for name, _ in ROUTES]
+
+
+@pytest.mark.parametrize("route", _route_names())
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_every_route_refuses_requests_without_a_token(
+    jp_fetch: Any, project: Repository, route: str, method: str
+) -> None:
+    before = (project.head, [b.name for b in project.branch_manager.list_branches()])
+    body = json.dumps({"path": "proj", "name": "x", "ref": "exp"}) if method == "POST" else None
     with pytest.raises(tornado_httpclient.HTTPClientError) as caught:
-        await jp_fetch("coral", "version", headers={"Authorization": ""})
-    assert caught.value.code in (401, 403)
+        await jp_fetch(
+            "coral",
+            route,
+            method=method,
+            body=body,
+            params={"path": "proj"},
+            headers={"Authorization": ""},
+        )
+    assert caught.value.code in (401, 403, 405)
+    fresh = Repository(project.path)
+    assert (fresh.head, [b.name for b in fresh.branch_manager.list_branches()]) == before
+
+
+async def test_a_symlink_out_of_the_root_is_refused(
+    jp_fetch: Any, jp_root_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    Repository(outside / "secret", init=True)
+    (jp_root_dir / "link").symlink_to(outside / "secret")
+    code, _ = await _get(jp_fetch, "repo", path="link")
+    assert code in (403, 404)
+    code, _ = await _post(jp_fetch, "branch", {"path": "link", "name": "x"})
+    assert code in (403, 404)
+    assert Repository(outside / "secret").branch_manager.list_branches() == []
 
 
 def test_the_server_extension_is_enabled_on_install() -> None:

@@ -143,6 +143,32 @@ def test_sidebar_offers_init_where_there_is_no_repository(
         page.close()
 
 
+XSS = '<img src=x onerror="window.__coralXss = 1"><script>window.__coralXss = 2</script>'
+
+
+def test_sidebar_shows_hostile_text_as_text(lab: tuple[str, Path], browser: Any) -> None:
+    """#10 row 18: a commit message, a tag description and a metric name that are HTML
+    are shown literally and never run."""
+    url, root = lab
+    repo = Repository(root / "hostile", init=True)
+    repo.stage_weights({"w": np.ones(3, np.float32)})
+    commit = repo.commit(XSS)
+    repo.tag_version("t<b>1</b>", XSS, {"<i>acc</i>": 0.5})
+    write_notebook(root / "hostile" / "nb.ipynb", ["x = 1"])
+    page = open_notebook(browser, url, "hostile/nb.ipynb")
+    try:
+        sidebar = _open_sidebar(page)
+        _wait_text(page, "window.__coralXss = 1")  # the message, as text
+        sidebar.locator(".coral-commit").first.click()
+        _wait_text(page, commit.commit_hash)
+        text = sidebar.inner_text()
+        assert "t<b>1</b>" in text and "<i>acc</i>=0.5" in text and XSS in text
+        assert sidebar.locator("img, script, b, i").count() == 0
+        assert page.evaluate("() => window.__coralXss") is None
+    finally:
+        page.close()
+
+
 def test_sidebar_is_readable_in_the_dark_theme(lab: tuple[str, Path], browser: Any) -> None:
     url, root = lab
     _history(root / "dark")

@@ -105,7 +105,8 @@ def combine(
             params,
             name,
         )
-    merged = np.asarray(computed).astype(dtype)  # 0-d arithmetic gives NumPy scalars
+        # 0-d arithmetic gives NumPy scalars; values past the dtype's range become inf.
+        merged = np.asarray(computed).astype(dtype)
     if method.keeps_equal_elements:
         # Compared and copied in the tensor's own dtype, so NaN payloads survive too.
         np.copyto(
