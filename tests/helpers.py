@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +38,61 @@ def tiny_bert(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     model = transformers.BertModel(config).eval()
     model.save_pretrained(folder)
     return model
+
+
+def run_killed_after(target: int, operation: Callable[[], object]) -> int:
+    """Run ``operation`` in a forked child that SIGKILLs itself right after its ``target``-th
+    durable filesystem change (fsync, rename, unlink, rmdir, write, pwritev). Returns the
+    child's exit code: 0 when the operation finished first, -SIGKILL when the kill landed."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _kill_after(target)
+            operation()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _kill_after(target: int) -> None:
+    count = 0
+
+    def hook(attr: str) -> None:
+        original = getattr(os, attr)
+
+        def hooked(*args: object, **kwargs: object) -> object:
+            nonlocal count
+            result = original(*args, **kwargs)
+            count += 1
+            if count == target:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+
+        setattr(os, attr, hooked)
+
+    for attr in ("fsync", "replace", "unlink", "rmdir", "pwritev", "write"):
+        hook(attr)
+
+
+def sweep_kills(
+    pristine: Path,
+    work: Path,
+    operation: Callable[[Path], object],
+    check: Callable[[Path, bool], None],
+    limit: int = 400,
+) -> int:
+    """Kill ``operation(work)`` after its 1st, 2nd, ... durable step, each time on a fresh
+    copy of ``pristine``, and ``check(work, finished)`` what is left; stop when it finishes
+    unkilled. Returns how many kill points there were."""
+    for target in range(1, limit):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(pristine, work, symlinks=True)
+        status = run_killed_after(target, lambda: operation(work))
+        assert status in (0, -signal.SIGKILL), f"the operation failed at step {target}"
+        check(work, status == 0)
+        if status == 0:
+            return target - 1
+    raise AssertionError(f"the operation did not finish within {limit} durable steps")

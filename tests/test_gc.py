@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import pytest
 from coral.errors import CorruptObjectError, InvalidValueError, LockTimeoutError
 from coral.version_control import Repository
 from coral.version_control.expiry import parse_expiry
-from tests.helpers import assert_bit_exact
+from tests.helpers import assert_bit_exact, sweep_kills
 
 OLD = time.time() - 30 * 86400  # older than every default grace period
 
@@ -320,65 +319,24 @@ def test_grace_period_forms() -> None:
 # --- killed at every durable step ---
 
 
-def _kill_after(target: int) -> None:
-    """In a forked child: SIGKILL after the ``target``-th durable filesystem change."""
-    count = 0
-
-    def hook(owner: object, attr: str) -> None:
-        original = getattr(owner, attr)
-
-        def hooked(*args: object, **kwargs: object) -> object:
-            nonlocal count
-            result = original(*args, **kwargs)
-            count += 1
-            if count == target:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return result
-
-        setattr(owner, attr, hooked)
-
-    for attr in ("fsync", "replace", "unlink", "rmdir", "pwritev", "write"):
-        hook(os, attr)
-
-
-def _gc_in_child(path: Path, target: int) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            repo = Repository(path)
-            _kill_after(target)
-            repo.gc(prune="now", reflog_expire="now")
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
 def test_gc_killed_at_every_durable_step_loses_nothing(repo: Repository, tmp_path: Path) -> None:
     expected = _with_dead_branch(repo)
     repo.stage_weights({"staged": _tensor(7)})
     pristine = tmp_path / "pristine"
     shutil.copytree(repo.path, pristine)
-    target = 0
-    while True:
-        target += 1
-        assert target < 500, "gc never finished"
-        shutil.rmtree(repo.path)
-        shutil.copytree(pristine, repo.path)
-        status = _gc_in_child(repo.path, target)
-        assert status in (0, -signal.SIGKILL), f"gc failed at step {target}"
-        _assert_main_intact(repo, expected)
-        survivor = Repository(repo.path)
-        assert_bit_exact(survivor.get_weight("w", "main").data, _tensor(2))
+
+    def collect(path: Path) -> None:
+        Repository(path).gc(prune="now", reflog_expire="now")
+
+    def check(path: Path, finished: bool) -> None:
+        _assert_main_intact(Repository(path), expected)
+        survivor = Repository(path)
         survivor.commit("after the crash")  # the staged weight survived too
         assert_bit_exact(survivor.get_weight("staged").data, _tensor(7))
         again = survivor.gc(prune="now", reflog_expire="now")  # and gc finishes the job
         assert survivor.fsck().ok and again.packs_after == 1
-        if status == 0:
-            break
-    assert target > 5  # the kills really landed inside gc
+
+    assert sweep_kills(pristine, repo.path, collect, check) > 5  # kills landed inside gc
 
 
 # --- beside a writer in another process ---

@@ -121,7 +121,7 @@ def _mutation_campaign(path: str, seed: int, rounds: int) -> None:
 def test_damaged_packs_give_clear_errors_never_a_crash(repo: Repository) -> None:
     repo.stage_weights(_weights())
     repo.commit("one pack")
-    done = _in_subprocess("_mutation_campaign", str(repo.path), 7, 60)
+    done = _in_subprocess("_mutation_campaign", str(repo.path), 7, 150)
     outcomes = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcomes["refused"] > 0 and outcomes["fsck_named"] > 0 and outcomes["clean"] > 0
 
@@ -613,3 +613,37 @@ def test_special_values_survive_every_merge_strategy(
         elif strategy == "theirs" or dtype.kind in "biu":  # integers follow non_float
             assert_bit_exact(got, theirs[name])
     assert Repository(repo.path).fsck().ok
+
+
+@FAST
+@given(st.data())
+def test_fuzz_commit_fields(data: st.DataObject) -> None:
+    """A real commit file with one field, at any depth, replaced by any JSON value."""
+    commit = {
+        "format": 1,
+        "commit_hash": "0" * 32,
+        "parent_hashes": ["1" * 32],
+        "weight_hashes": {"w": "2" * 32},
+        "delta_weights": {"w": "3" * 32},
+        "weight_metadata": {"w": {"name": "w", "shape": [2], "dtype": "float32"}},
+        "metadata": {
+            "author": "a",
+            "email": "e",
+            "message": "m",
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "tags": [],
+            "extra": {},
+        },
+    }
+    target = commit
+    path = data.draw(st.lists(st.integers(0, 7), min_size=1, max_size=3))
+    for step in path[:-1]:
+        keys = list(target) if isinstance(target, dict) else []
+        child = target[keys[step % len(keys)]] if keys else None
+        if not isinstance(child, dict):
+            break
+        target = child
+    keys = list(target)
+    target[keys[path[-1] % len(keys)]] = data.draw(_json_values)
+    with contextlib.suppress(CorruptObjectError):
+        CommitStore._parse("0" * 32, loads_json(json.dumps(commit)))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from coral.errors import (
+    CoralError,
     InvalidValueError,
     NonFastForwardError,
     RemoteError,
@@ -426,6 +427,44 @@ def test_credentials_never_reach_the_repository(
         "endpoint": s3_endpoint,
         "region": "us-east-1",
     }
+
+
+def test_credentials_never_reach_reprs_logs_or_widget_output(
+    tmp_path: Path,
+    s3_endpoint: str,
+    s3_bucket: str,
+    rng: np.random.Generator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """#10 row 18: with the keys in the environment, nothing shown to a user holds them."""
+    from coral_jupyter.display.transfer import RemoteList, TransferReport
+
+    caplog.set_level("DEBUG")
+    url = f"s3://{s3_bucket}/shown?endpoint={s3_endpoint}&region=us-east-1"
+    a = _pushed(tmp_path, url, rng)
+    pushed = a.push("origin")
+    b = Repository.clone(url, tmp_path / "b")
+    pulled = b.pull("origin")
+    status = b.get_sync_status("origin")
+    with pytest.raises(CoralError) as refused:
+        Repository(tmp_path / "b").add_remote("x", "s3://AKIA:secret@bucket/x")
+    shown = [
+        repr(a),
+        repr(b),
+        str(pushed),
+        str(pulled),
+        str(status),
+        str(refused.value),
+        repr(RemoteList(b.list_remotes())),
+        RemoteList(b.list_remotes())._repr_html_(),
+        repr(TransferReport("pull", {"pull": pulled})),
+        TransferReport("push", {"push": pushed})._repr_html_(),
+        # Coral's own log records (botocore's DEBUG logging of signed requests is its own)
+        "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("coral")),
+    ]
+    for text in shown:
+        assert FAKE_AWS_KEY_ID not in text and FAKE_AWS_SECRET not in text
+        assert "secret@" not in text
 
 
 def test_a_url_with_credentials_or_errors_is_refused(tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ class Remote:
         blob = self.backend.get(key, keys.MAX_SMALL_BLOB)
         try:
             commit_hash = loads_json(blob.data)["commit_hash"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             commit_hash = None
         if not isinstance(commit_hash, str) or not is_commit_hash(commit_hash):
             raise RemoteFormatError(f"remote branch {name!r} does not hold a commit hash")

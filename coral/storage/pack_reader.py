@@ -4,14 +4,16 @@ crashes, and every entry it returns is validated before it is trusted."""
 
 from __future__ import annotations
 
+import atexit
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from coral.storage import pack_metadata
+from coral.storage import forksafe, pack_metadata
 from coral.storage.fsutil import loads_json
 from coral.storage.objects import ObjectInfo
 from coral.storage.validation import checked_info
@@ -30,16 +32,40 @@ def read_pack_indexes(
     """
     timeout = PARSE_TIMEOUT if timeout is None else timeout
     results: dict[Path, list[ObjectInfo] | str] = {}
-    pending = list(paths)
-    while pending:
-        with _Parser() as parser:
-            while pending:
-                path = pending.pop(0)
-                answer = parser.ask(path, timeout)
-                results[path] = _infos(path, answer) if isinstance(answer, dict) else answer
-                if not isinstance(answer, dict):
-                    break  # the parser hung or died: a fresh one for the rest
+    with _READER.lock:
+        for path in paths:
+            answer = _READER.parser().ask(path, timeout)
+            if isinstance(answer, dict):
+                results[path] = _infos(path, answer)
+            else:
+                results[path] = answer
+                _READER.discard()  # it hung or died: the next pack gets a fresh one
     return results
+
+
+class _SharedParser:
+    """One parser process per Coral process, started on first use and kept (importing h5py
+    takes a third of a second; a parse then takes milliseconds)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._parser: _Parser | None = None
+        forksafe.register(self)
+        atexit.register(self.discard)
+
+    def _after_fork_in_child(self) -> None:
+        self.lock = threading.Lock()
+        self._parser = None  # the parent's; the child starts its own when it needs one
+
+    def parser(self) -> _Parser:
+        if self._parser is None:
+            self._parser = _Parser()
+        return self._parser
+
+    def discard(self) -> None:
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
 
 
 def _infos(path: Path, answer: dict[str, Any]) -> list[ObjectInfo] | str:
@@ -61,9 +87,9 @@ def _infos(path: Path, answer: dict[str, Any]) -> list[ObjectInfo] | str:
 
 
 class _Parser:
-    """One child process running :mod:`.pack_metadata`."""
+    """A child process running :mod:`.pack_metadata`."""
 
-    def __enter__(self) -> _Parser:
+    def __init__(self) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-I", pack_metadata.__file__],
             stdin=subprocess.PIPE,
@@ -71,7 +97,6 @@ class _Parser:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        return self
 
     def ask(self, path: Path, timeout: float) -> dict[str, Any] | str:
         """The child's answer for one pack, or a sentence saying why there is none."""
@@ -79,7 +104,7 @@ class _Parser:
         try:
             self._proc.stdin.write(f"{path}\n")
             self._proc.stdin.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, OSError):
             return "the HDF5 reader process died before reading it"
         ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
         if not ready:
@@ -90,9 +115,12 @@ class _Parser:
         answer: dict[str, Any] = loads_json(line)
         return answer
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self._proc.kill()
         self._proc.wait()
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+_READER = _SharedParser()

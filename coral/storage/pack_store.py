@@ -161,8 +161,8 @@ class PackStore(TensorStore):
     @staticmethod
     def _read_sidecar(pack_path: Path) -> list[ObjectInfo]:
         data = read_json(_index_path(pack_path))
-        if data.get("format") != PACK_FORMAT:
-            raise ValueError(f"unsupported pack index format {data.get('format')!r}")
+        if not isinstance(data, dict) or data.get("format") != PACK_FORMAT:
+            raise ValueError("it is not a Coral pack index of a known format")
         entries = data["objects"]
         if not isinstance(entries, dict):
             raise ValueError("its objects are not a JSON object")

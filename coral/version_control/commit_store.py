@@ -74,7 +74,7 @@ class CommitStore:
             # re-serialising the parsed objects: the same check, without the cost.
             actual = hash_content({key: data[key] for key in CONTENT_KEYS})
             commit = Commit.from_dict(data)
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise CorruptObjectError(f"commit file {commit_hash} is malformed: {err}") from err
         if actual != commit_hash or commit.commit_hash != commit_hash:
             raise CorruptObjectError(

@@ -141,7 +141,7 @@ class RefStore:
             return None
         try:
             branch = Branch.from_dict(read_json(path))
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise RepositoryFormatError(f"branch file {path} is unreadable: {err}") from err
         if not is_commit_hash(branch.commit_hash):
             raise RepositoryFormatError(f"branch file {path} does not hold a commit hash")
@@ -310,5 +310,5 @@ def _parse_reflog_line(line: bytes) -> ReflogEntry | None:
     try:
         d = loads_json(line)
         return ReflogEntry(d["old"], d["new"], d["who"], d["time"], d["message"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None

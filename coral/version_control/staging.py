@@ -77,7 +77,7 @@ class StagingArea:
             return StagedChanges.from_dict(read_json(self.path))
         except FileNotFoundError:
             return StagedChanges()
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise RepositoryFormatError(
                 f"{self.path} is unreadable ({err}); delete it to clear the staging area"
             ) from err

@@ -128,7 +128,7 @@ class VersionStore:
                     version = Version.from_dict(read_json(Path(entry.path)))
                 except FileNotFoundError:
                     continue  # deleted while we listed
-                except (ValueError, KeyError, TypeError) as err:
+                except (ValueError, KeyError, TypeError, AttributeError) as err:
                     raise RepositoryFormatError(
                         f"tag file {entry.path} is unreadable: {err}"
                     ) from err
