@@ -98,3 +98,23 @@ def test_a_garbage_file_without_index_is_reported_unreadable(tmp_path: Path) -> 
     (tmp_path / "packs" / "pack-garbage.h5").write_bytes(b"not hdf5 at all")
     assert list(store.object_ids()) == []
     assert "pack-garbage.h5" in store.unreadable_packs()
+
+
+def test_a_descriptor_in_use_is_closed_only_after_its_read(tmp_path: Path) -> None:
+    """Evicting (or forgetting, after gc) a descriptor another thread is reading through must
+    not close it: the number could be reused for another pack mid-read."""
+    from coral.storage.descriptors import DescriptorCache
+
+    files = {}
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(name.encode() * 8)
+        files[name] = tmp_path / name
+    cache = DescriptorCache(max_open=1)
+    with cache.lease("a", lambda: os.open(files["a"], os.O_RDONLY)) as fd_a:
+        with cache.lease("b", lambda: os.open(files["b"], os.O_RDONLY)):
+            pass  # "a" is evicted from the cache here, but it is still being read
+        assert os.pread(fd_a, 8, 0) == b"aaaaaaaa"
+        cache.forget("b")
+    with pytest.raises(OSError):
+        os.fstat(fd_a)  # closed once its read ended
+    cache.close_all()

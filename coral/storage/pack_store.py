@@ -25,7 +25,6 @@ import os
 import threading
 import uuid
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
@@ -40,6 +39,7 @@ from coral.errors import CorruptObjectError, ObjectNotFoundError, WriteFailedErr
 from coral.storage import forksafe
 from coral.storage.array_cache import ArrayCache
 from coral.storage.codecs import SHUFFLE_ZSTD, Buffer, Codec, Encoded
+from coral.storage.descriptors import DescriptorCache
 from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
 from coral.storage.gc_lock import GcLock
 from coral.storage.objects import DeltaPolicy, ObjectInfo
@@ -89,14 +89,13 @@ class PackStore(TensorStore):
         self.codec = codec
         self.delta_policy = delta_policy
         self.cache = ArrayCache(cache_bytes)
-        self._max_open = max_open_packs
         self._index: dict[str, ObjectInfo] = {}
         self._loaded: dict[str, list[ObjectInfo]] = {}  # pack name -> its objects
         self._unreadable: dict[str, str] = {}
-        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._fds = DescriptorCache(max_open_packs)
         self._lock = threading.RLock()
         # Descriptors are closed when the store is garbage collected, not only on close().
-        self._finalizer = weakref.finalize(self, _close_fds, self._fds)
+        self._finalizer = weakref.finalize(self, self._fds.close_all)
         forksafe.register(self)
 
     def _after_fork_in_child(self) -> None:
@@ -126,9 +125,7 @@ class PackStore(TensorStore):
             return
         for name in gone:
             del self._loaded[name]
-            fd = self._fds.pop(name, None)
-            if fd is not None:
-                os.close(fd)
+            self._fds.forget(name)
         # Other packs may hold copies of the forgotten objects: rebuild from what is left.
         self._index = {}
         for infos in self._loaded.values():
@@ -255,27 +252,17 @@ class PackStore(TensorStore):
 
     # --- reads ---
 
-    def _fd(self, location: str) -> int:
-        """A cached read-only descriptor of a pack (packs never change once published)."""
-        with self._lock:
-            fd = self._fds.get(location)
-            if fd is None:
-                try:
-                    fd = os.open(self.packs_dir / location, os.O_RDONLY)
-                except FileNotFoundError:
-                    raise PackGoneError(
-                        f"pack {location} is gone (removed by gc); run repo.fsck()"
-                    ) from None
-                except OSError as err:
-                    raise CorruptObjectError(
-                        f"pack {location} cannot be opened ({err}); run repo.fsck()"
-                    ) from err
-                self._fds[location] = fd
-                while len(self._fds) > self._max_open:
-                    os.close(self._fds.popitem(last=False)[1])
-            else:
-                self._fds.move_to_end(location)
-            return fd
+    def _open_pack(self, location: str) -> int:
+        try:
+            return os.open(self.packs_dir / location, os.O_RDONLY)
+        except FileNotFoundError:
+            raise PackGoneError(
+                f"pack {location} is gone (removed by gc); run repo.fsck()"
+            ) from None
+        except OSError as err:
+            raise CorruptObjectError(
+                f"pack {location} cannot be opened ({err}); run repo.fsck()"
+            ) from err
 
     def read_payload(self, info: ObjectInfo) -> np.ndarray:
         out = np.empty(info.stored_nbytes, dtype=np.uint8)
@@ -293,21 +280,22 @@ class PackStore(TensorStore):
             )
         view = as_buffer(out)
         done = 0
-        while done < out.size:
-            n = os.preadv(self._fd(info.location), [view[done:]], info.offset + done)
-            if n == 0:
-                raise CorruptObjectError(
-                    f"pack {info.location} ends inside object {info.object_id} (truncated?); "
-                    "run repo.fsck()"
-                )
-            done += n
+        # Packs never change once published, so a cached descriptor stays valid.
+        with self._fds.lease(info.location, lambda: self._open_pack(info.location)) as fd:
+            while done < out.size:
+                n = os.preadv(fd, [view[done:]], info.offset + done)
+                if n == 0:
+                    raise CorruptObjectError(
+                        f"pack {info.location} ends inside object {info.object_id} "
+                        "(truncated?); run repo.fsck()"
+                    )
+                done += n
 
     def _read_raw_into(self, info: ObjectInfo, out: np.ndarray) -> None:
         self._read_into(info, out)  # no intermediate buffer for raw objects
 
     def close(self) -> None:
-        with self._lock:
-            _close_fds(self._fds)
+        self._fds.close_all()
 
     # --- writes ---
 
@@ -486,11 +474,6 @@ def _pwrite_all(fd: int, segments: Sequence[Buffer], offset: int) -> None:
         views = views[done:]
         if written:
             views[0] = views[0][written:]
-
-
-def _close_fds(fds: OrderedDict[str, int]) -> None:
-    while fds:
-        os.close(fds.popitem()[1])
 
 
 def _sidecar(infos: list[ObjectInfo]) -> dict[str, object]:
