@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from coral.core.sizes import human_bytes
 from coral.delta.similarity import SimilarityIndex
 from coral.storage.locking import RepositoryLock
 from coral.storage.objects import ObjectInfo
@@ -90,15 +91,6 @@ class GcReport:
             for label, size in sorted(self.reclaimable.items(), key=lambda kv: (-kv[1], kv[0])):
                 lines.append(f"  {label:<{width}}  {human_bytes(size)}")
         return "\n".join(lines)
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 @dataclass

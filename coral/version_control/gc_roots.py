@@ -120,14 +120,14 @@ def collect_roots(
         for entry in refs.reflog(ref):
             named = {h for h in (entry.old, entry.new) if h}
             # As git: an old entry goes when either end is a commit no ref reaches.
-            if cutoff is not None and _older(entry, cutoff) and not named <= reached:
+            if cutoff is not None and _entry_older(entry, cutoff) and not named <= reached:
                 roots.expired.setdefault(ref, []).append(entry)
             else:
                 roots.other |= named
     return roots
 
 
-def _older(entry: ReflogEntry, cutoff: datetime) -> bool:
+def _entry_older(entry: ReflogEntry, cutoff: datetime) -> bool:
     try:
         return datetime.fromisoformat(entry.time) < cutoff
     except (TypeError, ValueError):

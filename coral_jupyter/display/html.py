@@ -123,11 +123,3 @@ def graph_cell(row: GraphRow, width: int, lane_px: int = 14, height: int = 22) -
         + "".join(parts)
         + "</svg>"
     )
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coral_jupyter.display.html import block, esc, human_bytes, mono, paragraph, table
+from coral.core.sizes import human_bytes
+from coral_jupyter.display.html import block, esc, mono, paragraph, table
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from coral.core.sizes import human_bytes
 from coral.version_control import Branch, Commit, CommitView, MergePlan, Repository, Status, Version
 from coral.version_control.graph_layout import GraphRow, layout, topological_newest_first
 from coral_jupyter.display.html import (
@@ -20,7 +21,6 @@ from coral_jupyter.display.html import (
     block,
     esc,
     graph_cell,
-    human_bytes,
     mono,
     paragraph,
     short_hash,
