@@ -482,7 +482,11 @@ def test_an_index_entry_that_lies_is_refused_before_allocating(
 # --- fuzz targets (hypothesis; a few hundred examples each in CI) ---
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)  # what JSON can hold
+    | st.text(max_size=8),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),
@@ -502,6 +506,7 @@ def test_fuzz_index_entries(entry: dict[str, Any], oid: str) -> None:
     except ValueError:
         return
     assert info.raw_nbytes <= 64 << 30 and all(d >= 0 for d in info.shape)
+    assert isinstance(entry["shape"], list) and len(info.shape) == len(entry["shape"])
 
 
 @FAST
@@ -640,7 +645,7 @@ def test_fuzz_commit_fields(data: st.DataObject) -> None:
     for step in path[:-1]:
         keys = list(target) if isinstance(target, dict) else []
         child = target[keys[step % len(keys)]] if keys else None
-        if not isinstance(child, dict):
+        if not isinstance(child, dict) or not child:
             break
         target = child
     keys = list(target)

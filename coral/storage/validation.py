@@ -39,6 +39,11 @@ def checked_info(
         raise ValueError(f"{oid[:80]!r} is not an object ID")
     if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
         raise ValueError("its metadata is not a JSON object with codec parameters")
+    shape, bases = data.get("shape"), data.get("bases", [])
+    if not isinstance(shape, list) or not all(type(d) is int for d in shape):
+        raise ValueError(f"its shape {str(shape)[:80]} is not a list of integers")
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ValueError("its delta bases are not a list of object IDs")
     try:
         info = ObjectInfo.from_dict(oid, data, location)
         dtype = dtype_from_name(info.dtype)
