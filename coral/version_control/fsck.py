@@ -11,14 +11,8 @@ import os
 from dataclasses import dataclass, field
 
 from coral.errors import CoralError
-from coral.storage.pack_store import PackStore
-from coral.version_control.commit_store import CommitStore
-from coral.version_control.config import DEFAULTS, Config
-from coral.version_control.layout import RepoLayout
-from coral.version_control.refs import RefStore
-from coral.version_control.staging import StagingArea
-from coral.version_control.tracking import TrackingRefs
-from coral.version_control.version import VersionStore
+from coral.version_control.config import DEFAULTS
+from coral.version_control.parts import RepoParts
 
 
 @dataclass(frozen=True)
@@ -62,14 +56,7 @@ class FsckReport:
 
 @dataclass
 class Fsck:
-    layout: RepoLayout
-    config: Config
-    store: PackStore
-    commits: CommitStore
-    refs: RefStore
-    versions: VersionStore
-    staging: StagingArea
-    tracking: TrackingRefs | None = None
+    parts: RepoParts
     report: FsckReport = field(default_factory=FsckReport)
 
     def run(self, verify_objects: bool = True) -> FsckReport:
@@ -84,24 +71,24 @@ class Fsck:
     def _check_config(self) -> None:
         for key in DEFAULTS:
             try:
-                self.config.get(key)
+                self.parts.config.get(key)
             except CoralError as err:
                 self.report.error("bad-config", key, str(err))
 
     def _check_objects(self, verify: bool) -> set[str]:
-        for name, reason in self.store.unreadable_packs().items():
+        for name, reason in self.parts.store.unreadable_packs().items():
             self.report.error("bad-pack", name, f"pack {name} cannot be read: {reason}")
-        for name, problems in self.store.check_packs(self.store.pack_names()).items():
+        for name, problems in self.parts.store.check_packs(self.parts.store.pack_names()).items():
             for problem in problems:
                 kind = "bad-pack" if "cannot be read:" in problem else "pack-index"
                 (self.report.error if kind == "bad-pack" else self.report.warn)(kind, name, problem)
         bad: set[str] = set()
-        for oid in self.store.object_ids():
+        for oid in self.parts.store.object_ids():
             self.report.objects_checked += 1
             if not verify:
                 continue
             try:
-                self.store.verify(oid)
+                self.parts.store.verify(oid)
             except CoralError as err:
                 bad.add(oid)
                 self.report.error("corrupt-object", oid, str(err))
@@ -111,20 +98,20 @@ class Fsck:
         """Check HEAD, branches and tags; return the commits they point at."""
         tips: set[str] = set()
         try:
-            head = self.refs.head()
+            head = self.parts.refs.head()
             if head.commit_hash is not None:
                 tips.add(head.commit_hash)
         except CoralError as err:
             self.report.error("bad-head", "HEAD", str(err) + self._head_hint())
-        for name in self.refs.branch_names():
+        for name in self.parts.refs.branch_names():
             try:
-                branch = self.refs.read_branch(name)
+                branch = self.parts.refs.read_branch(name)
             except CoralError as err:
                 self.report.error("bad-ref", name, str(err) + self._branch_hint(name))
                 continue
             if branch is not None:
                 tips.add(branch.commit_hash)
-                if branch.commit_hash not in self.commits:
+                if branch.commit_hash not in self.parts.commits:
                     self.report.error(
                         "bad-ref",
                         name,
@@ -133,11 +120,11 @@ class Fsck:
                     )
         tips |= self._check_tracking_refs()
         try:
-            versions = self.versions.all()
+            versions = self.parts.versions.all()
         except CoralError as err:
             self.report.error("bad-tag", "versions", str(err))
             versions = {}
-        branch_names = set(self.refs.branch_names())
+        branch_names = set(self.parts.refs.branch_names())
         for version in versions.values():
             if version.name in branch_names:
                 self.report.warn(
@@ -147,7 +134,7 @@ class Fsck:
                     f"(delete one with repo.delete_version({version.name!r}) or delete_branch)",
                 )
             tips.add(version.commit_hash)
-            if version.commit_hash not in self.commits:
+            if version.commit_hash not in self.parts.commits:
                 self.report.error(
                     "bad-tag",
                     version.name,
@@ -156,15 +143,15 @@ class Fsck:
         return tips
 
     def _head_hint(self) -> str:
-        branch = self.refs.last_checked_out()
+        branch = self.parts.refs.last_checked_out()
         if branch is None:
             return ""
         return f" (HEAD's reflog last checked out {branch!r}: write 'ref: refs/heads/{branch}')"
 
     def _branch_hint(self, name: str) -> str:
         """The newest reflog position of ``name`` whose commit exists, as a restore command."""
-        for entry in reversed(self.refs.reflog(f"refs/heads/{name}")):
-            if entry.new and entry.new in self.commits:
+        for entry in reversed(self.parts.refs.reflog(f"refs/heads/{name}")):
+            if entry.new and entry.new in self.parts.commits:
                 return (
                     f" (its reflog last had it at {entry.new[:12]} ({entry.message}): delete "
                     f"the branch file and run repo.create_branch({name!r}, {entry.new!r}))"
@@ -173,9 +160,9 @@ class Fsck:
 
     def _check_tracking_refs(self) -> set[str]:
         """``refs/remotes/<remote>/<branch>``: readable, pointing at commits we have."""
-        if self.tracking is None or not self.tracking.root.is_dir():
+        if not self.parts.tracking.root.is_dir():
             return set()
-        tracking, root = self.tracking, self.tracking.root
+        tracking, root = self.parts.tracking, self.parts.tracking.root
         tips: set[str] = set()
         for folder in sorted(root.iterdir()):
             subject = f"refs/remotes/{folder.name}"
@@ -186,7 +173,7 @@ class Fsck:
                 continue
             for branch, commit_hash in refs.items():
                 tips.add(commit_hash)
-                if commit_hash not in self.commits:
+                if commit_hash not in self.parts.commits:
                     self.report.error(
                         "bad-ref",
                         f"{subject}/{branch}",
@@ -198,17 +185,17 @@ class Fsck:
     def _check_commits(self, bad_objects: set[str], tips: set[str]) -> None:
         parents: dict[str, list[str]] = {}
         readable = []
-        for commit_hash in self.commits.all_hashes():
+        for commit_hash in self.parts.commits.all_hashes():
             self.report.commits_checked += 1
             try:
-                readable.append(self.commits.get(commit_hash))
+                readable.append(self.parts.commits.get(commit_hash))
             except CoralError as err:
                 self.report.error("corrupt-commit", commit_hash, str(err))
         for commit in readable:
             short = commit.commit_hash[:8]
             parents[commit.commit_hash] = commit.parent_hashes
             for parent in commit.parent_hashes:
-                if parent not in self.commits:
+                if parent not in self.parts.commits:
                     self.report.error(
                         "missing-parent",
                         commit.commit_hash,
@@ -221,7 +208,7 @@ class Fsck:
                         commit.commit_hash,
                         f"commit {short} weight {name!r} uses corrupt object {oid}",
                     )
-                elif oid not in self.store:
+                elif oid not in self.parts.store:
                     self.report.error(
                         "missing-object",
                         commit.commit_hash,
@@ -229,7 +216,7 @@ class Fsck:
                     )
         for commit in readable:
             for parent in commit.parent_hashes:
-                if parent in self.commits and parent not in parents:
+                if parent in self.parts.commits and parent not in parents:
                     self.report.error(
                         "damaged-parent",
                         commit.commit_hash,
@@ -239,8 +226,8 @@ class Fsck:
 
     def _check_reachability(self, parents: dict[str, list[str]], tips: set[str]) -> None:
         roots = set(tips)
-        for ref in self.refs.reflog_refs():
-            for entry in self.refs.reflog(ref):
+        for ref in self.parts.refs.reflog_refs():
+            for entry in self.parts.refs.reflog(ref):
                 roots.update(h for h in (entry.old, entry.new) if h)
         reachable: set[str] = set()
         stack = [h for h in roots if h in parents]
@@ -259,12 +246,12 @@ class Fsck:
 
     def _check_staging(self) -> None:
         try:
-            staged = self.staging.read()
+            staged = self.parts.staging.read()
         except CoralError as err:
             self.report.error("bad-staging", "staging", str(err))
             return
         for name, entry in sorted(staged.weights.items()):
-            if entry.object_id not in self.store:
+            if entry.object_id not in self.parts.store:
                 self.report.error(
                     "missing-object",
                     "staging",
@@ -273,7 +260,7 @@ class Fsck:
 
     def _check_temp_files(self) -> None:
         try:
-            leftovers = sorted(os.listdir(self.layout.tmp_dir))
+            leftovers = sorted(os.listdir(self.parts.layout.tmp_dir))
         except FileNotFoundError:
             return
         for name in leftovers:

@@ -28,17 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from coral.core.sizes import human_bytes
-from coral.delta.similarity import SimilarityIndex
-from coral.storage.locking import RepositoryLock
 from coral.storage.objects import ObjectInfo
 from coral.storage.pack_store import PackStore
-from coral.version_control.commit_store import CommitStore
 from coral.version_control.gc_roots import Reachability, Roots, collect_roots, exclusive_bytes
-from coral.version_control.layout import RepoLayout
-from coral.version_control.refs import RefStore
-from coral.version_control.staging import StagingArea
-from coral.version_control.tracking import TrackingRefs
-from coral.version_control.version import VersionStore
+from coral.version_control.parts import RepoParts
 
 SMALL_PACK_BYTES = 256 << 20
 """Packs below this size are merged together by gc even when they hold no garbage."""
@@ -102,27 +95,8 @@ class _Plan:
 
 
 class GarbageCollector:
-    def __init__(
-        self,
-        layout: RepoLayout,
-        store: PackStore,
-        commits: CommitStore,
-        refs: RefStore,
-        versions: VersionStore,
-        staging: StagingArea,
-        tracking: TrackingRefs,
-        similarity: SimilarityIndex,
-        lock: RepositoryLock,
-    ) -> None:
-        self._layout = layout
-        self._store = store
-        self._commits = commits
-        self._refs = refs
-        self._versions = versions
-        self._staging = staging
-        self._tracking = tracking
-        self._similarity = similarity
-        self._lock = lock
+    def __init__(self, parts: RepoParts) -> None:
+        self._parts = parts
 
     def run(
         self, *, prune: timedelta | None, reflog_expire: timedelta | None, dry_run: bool
@@ -130,7 +104,7 @@ class GarbageCollector:
         """``prune``: how old unreferenced things must be to go (None: never)."""
         if dry_run:
             return self._collect(prune, reflog_expire, dry_run=True)
-        with self._store.gc_lock.collecting(), self._lock.hold():
+        with self._parts.store.gc_lock.collecting(), self._parts.lock.hold():
             return self._collect(prune, reflog_expire, dry_run=False)
 
     def _collect(
@@ -139,14 +113,14 @@ class GarbageCollector:
         now = time.time()
         cutoff = None if prune is None else now - prune.total_seconds()
         report = GcReport(dry_run=dry_run)
-        self._store.refresh()
-        report.packs_before = len(self._store.pack_names())
-        reach = Reachability(self._commits, self._store)
+        self._parts.store.refresh()
+        report.packs_before = len(self._parts.store.pack_names())
+        reach = Reachability(self._parts.commits, self._parts.store)
         roots = collect_roots(
-            self._refs,
-            self._versions,
-            self._tracking,
-            self._staging,
+            self._parts.refs,
+            self._parts.versions,
+            self._parts.tracking,
+            self._parts.staging,
             reach,
             now=datetime.fromtimestamp(now, timezone.utc),
             reflog_expire=reflog_expire,
@@ -154,8 +128,10 @@ class GarbageCollector:
         report.reflog_entries_expired = sum(len(e) for e in roots.expired.values())
         plan = self._plan(roots, reach, cutoff, report)
         report.commits_removed = plan.commits
-        report.temp_files_removed = [str(p.relative_to(self._layout.coral_dir)) for p in plan.temp]
-        removed_bytes = sum(_size(self._store.pack_path(n)) for n in plan.rewrite)
+        report.temp_files_removed = [
+            str(p.relative_to(self._parts.layout.coral_dir)) for p in plan.temp
+        ]
+        removed_bytes = sum(_size(self._parts.store.pack_path(n)) for n in plan.rewrite)
         removed_bytes += sum(_size(p) for p in plan.temp)
         report.packs_removed = list(plan.rewrite)
         if dry_run:
@@ -164,15 +140,17 @@ class GarbageCollector:
             report.packs_after = report.packs_before - len(plan.rewrite) + report.packs_written
         else:
             written = self._execute(roots, plan, report)
-            report.packs_after = len(self._store.pack_names())
+            report.packs_after = len(self._parts.store.pack_names())
         report.bytes_freed = max(0, removed_bytes - written)
         return report
 
     def _estimated_pack_size(self, plan: _Plan) -> int:
         """The packs being rewritten less the payload of the copies they drop (a lower
         bound on what is freed: merging packs also saves some HDF5 overhead)."""
-        files = sum(_size(self._store.pack_path(name)) for name in plan.rewrite)
-        copies = sum(i.stored_nbytes for n in plan.rewrite for i in self._store.pack_objects(n))
+        files = sum(_size(self._parts.store.pack_path(name)) for name in plan.rewrite)
+        copies = sum(
+            i.stored_nbytes for n in plan.rewrite for i in self._parts.store.pack_objects(n)
+        )
         return files - (copies - sum(i.stored_nbytes for i in plan.moved))
 
     def _plan(
@@ -185,15 +163,15 @@ class GarbageCollector:
         if "staging" in object_sets:
             object_sets["staging"] |= reach.with_bases(roots.staged_objects, "the staging area")
         every = set().union(*object_sets.values())
-        sizes = {oid: self._store.info(oid).stored_nbytes for oid in every}
+        sizes = {oid: self._parts.store.info(oid).stored_nbytes for oid in every}
         report.reclaimable = exclusive_bytes(object_sets, sizes)
         keep = set(every)
 
-        on_disk = set(self._commits.all_hashes())
+        on_disk = set(self._parts.commits.all_hashes())
         referenced = set().union(*roots.by_ref.values(), roots.other & on_disk)
         by_refs = reach.commits_from(referenced, "a reflog entry")
         keep |= reach.objects_of(by_refs, "a reflog entry")
-        young = {h for h in on_disk - by_refs if not _older(self._commits.path(h), cutoff)}
+        young = {h for h in on_disk - by_refs if not _older(self._parts.commits.path(h), cutoff)}
         alive = by_refs | reach.commits_from(young, "a recent commit")
         report.commits_kept_young = len(alive - by_refs)
         young_objects = reach.objects_of(alive - by_refs, "a recent commit") - keep
@@ -212,7 +190,7 @@ class GarbageCollector:
         A pack holding copies nothing needs is rewritten once it is older than the grace
         period; until then it stays whole, with the bases its deltas need. Packs holding
         only needed copies are merged together when they are small."""
-        store = self._store
+        store = self._parts.store
         names = store.pack_names()
 
         def garbage_in(name: str) -> bool:
@@ -251,8 +229,8 @@ class GarbageCollector:
         and indexes whose pack is gone."""
         found: list[Path] = []
         with contextlib.suppress(FileNotFoundError):
-            found += [p for p in self._layout.tmp_dir.iterdir() if _older(p, cutoff)]
-        packs = self._layout.packs_dir
+            found += [p for p in self._parts.layout.tmp_dir.iterdir() if _older(p, cutoff)]
+        packs = self._parts.layout.packs_dir
         for sidecar in packs.glob("*.idx.json"):
             pack = sidecar.with_name(sidecar.name[: -len(".idx.json")] + ".h5")
             if not pack.exists() and _older(sidecar, cutoff):
@@ -262,21 +240,23 @@ class GarbageCollector:
     def _execute(self, roots: Roots, plan: _Plan, report: GcReport) -> int:
         """Carry out the plan (holding both locks); returns the bytes written."""
         for ref, entries in roots.expired.items():
-            self._refs.expire_reflog(ref, set(entries).__contains__)
+            self._parts.refs.expire_reflog(ref, set(entries).__contains__)
         written = 0
         if plan.moved:
-            before = set(self._store.pack_names())
-            with self._store.writer() as writer:
+            before = set(self._parts.store.pack_names())
+            with self._parts.store.writer() as writer:
                 for info in plan.moved:
-                    writer.copy(info, self._store.read_payload(info))
-            new = set(self._store.pack_names()) - before
-            written = sum(_size(self._store.pack_path(name)) for name in new)
+                    writer.copy(info, self._parts.store.read_payload(info))
+            new = set(self._parts.store.pack_names()) - before
+            written = sum(_size(self._parts.store.pack_path(name)) for name in new)
             report.packs_written = len(new)
         # Commits before the objects they name, so a crash in between leaves no commit
         # without its weights; and the new pack is durable: only now do the old ones go.
-        self._commits.delete(plan.commits)
-        self._store.remove_packs(plan.rewrite)
-        self._similarity.retain(set(self._store.object_ids()), self._layout.tmp_dir)
+        self._parts.commits.delete(plan.commits)
+        self._parts.store.remove_packs(plan.rewrite)
+        self._parts.similarity.retain(
+            set(self._parts.store.object_ids()), self._parts.layout.tmp_dir
+        )
         for path in plan.temp:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

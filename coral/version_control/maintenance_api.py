@@ -16,6 +16,7 @@ from coral.version_control.fsck import Fsck, FsckReport
 from coral.version_control.gc import GarbageCollector, GcReport
 from coral.version_control.graph import VersionGraph
 from coral.version_control.layout import RepoLayout
+from coral.version_control.parts import RepoParts
 from coral.version_control.refs import RefStore
 from coral.version_control.staging import StagingArea
 from coral.version_control.tracking import TrackingRefs
@@ -36,6 +37,20 @@ class MaintenanceCommands:
     _tracking: TrackingRefs
     _similarity: SimilarityIndex
     _lock: RepositoryLock
+
+    def _parts(self) -> RepoParts:
+        return RepoParts(
+            self._layout,
+            self.config,
+            self._lock,
+            self.store,
+            self._commits,
+            self._refs,
+            self._versions,
+            self._staging,
+            self._tracking,
+            self._similarity,
+        )
 
     def repack(self, max_depth: int | None = None) -> RepackResult:
         """Rewrite in full the stored weights whose delta chains are deeper than ``max_depth``
@@ -82,17 +97,8 @@ class MaintenanceCommands:
         expire = _expiry(
             "reflog_expire", reflog_expire, self.config.get("gc.reflog_expire_unreachable")
         )
-        return GarbageCollector(
-            self._layout,
-            self.store,
-            self._commits,
-            self._refs,
-            self._versions,
-            self._staging,
-            self._tracking,
-            self._similarity,
-            self._lock,
-        ).run(prune=grace, reflog_expire=expire, dry_run=dry_run)
+        collector = GarbageCollector(self._parts())
+        return collector.run(prune=grace, reflog_expire=expire, dry_run=dry_run)
 
     def fsck(self, *, verify_objects: bool = True) -> FsckReport:
         """Check everything: re-hash every object, follow every commit, ref, tag and staged entry.
@@ -100,16 +106,7 @@ class MaintenanceCommands:
         Returns a report; ``report.ok`` is False when anything is damaged, and each problem
         names the object, commit or ref concerned.
         """
-        return Fsck(
-            self._layout,
-            self.config,
-            self.store,
-            self._commits,
-            self._refs,
-            self._versions,
-            self._staging,
-            self._tracking,
-        ).run(verify_objects)
+        return Fsck(self._parts()).run(verify_objects)
 
 
 def _expiry(name: str, given: object, configured: object) -> timedelta | None:
