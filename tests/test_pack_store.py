@@ -118,3 +118,38 @@ def test_a_descriptor_in_use_is_closed_only_after_its_read(tmp_path: Path) -> No
     with pytest.raises(OSError):
         os.fstat(fd_a)  # closed once its read ended
     cache.close_all()
+
+
+def test_a_listing_that_raced_gc_is_taken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gc publishes the pack it copies into, then deletes the old one. A reader that listed
+    the folder before the new pack appeared and indexed after the old one went must look
+    again, not report the object missing."""
+    import coral.storage.pack_store as pack_store_module
+
+    arr = np.arange(64, dtype=np.float32)
+    with _store(tmp_path).writer() as writer:
+        oid = writer.add(arr)
+    (old,) = _packs(tmp_path)
+    gc_side = _store(tmp_path)
+    with gc_side.writer() as writer:  # what gc does: copy, publish, then delete the old pack
+        writer.copy(gc_side.info(oid), gc_side.read_payload(gc_side.info(oid)))
+    gc_side.remove_packs([old.name])
+
+    real_scandir = os.scandir
+    stale = [True]
+
+    def scandir(path: Path) -> object:
+        entries = list(real_scandir(path))
+        if stale[0]:  # the first listing is from before gc: the old pack only
+            stale[0] = False
+            (tmp_path / "stale").mkdir(exist_ok=True)
+            (tmp_path / "stale" / old.name).touch()
+            return list(real_scandir(tmp_path / "stale"))
+        return entries
+
+    monkeypatch.setattr(pack_store_module.os, "scandir", scandir)
+    reader = _store(tmp_path)
+    assert_bit_exact(reader.read(oid), arr)
+    assert reader.unreadable_packs() == {}

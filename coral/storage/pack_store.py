@@ -53,6 +53,7 @@ _INDEX_SUFFIX = ".idx.json"
 _GROUP = "objects"
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
 _SYNC_EVERY_BYTES = 64 << 20
+_REFRESH_ATTEMPTS = 5
 
 
 def _index_path(pack_path: Path) -> Path:
@@ -107,17 +108,31 @@ class PackStore(TensorStore):
         """Index packs published since the last look (by this or another process), and
         forget the ones gc has removed."""
         with self._lock:
-            try:
-                names = sorted(
-                    p.name for p in os.scandir(self.packs_dir) if p.name.endswith(_PACK_SUFFIX)
-                )
-            except FileNotFoundError:
-                names = []
-            self._forget(self._loaded.keys() - set(names))
-            for name in self._unreadable.keys() - set(names):
-                del self._unreadable[name]
-            new = [n for n in names if n not in self._loaded and n not in self._unreadable]
-            self._load_pack_indexes(new)
+            # gc publishes the pack it copies objects into before it deletes the old ones, so
+            # a pack that vanished while we were indexing means the listing missed its
+            # replacement: look again.
+            for _ in range(_REFRESH_ATTEMPTS):
+                if not self._refresh_once():
+                    break
+
+    def _refresh_once(self) -> bool:
+        """One listing and indexing pass; True if a listed pack vanished meanwhile."""
+        try:
+            names = sorted(
+                p.name for p in os.scandir(self.packs_dir) if p.name.endswith(_PACK_SUFFIX)
+            )
+        except FileNotFoundError:
+            names = []
+        self._forget(self._loaded.keys() - set(names))
+        for name in self._unreadable.keys() - set(names):
+            del self._unreadable[name]
+        new = [n for n in names if n not in self._loaded and n not in self._unreadable]
+        self._load_pack_indexes(new)
+        vanished = [n for n in new if not (self.packs_dir / n).exists()]
+        self._forget(n for n in vanished if n in self._loaded)
+        for name in vanished:
+            self._unreadable.pop(name, None)
+        return bool(vanished)
 
     def _forget(self, gone: Iterable[str]) -> None:
         gone = set(gone)
@@ -451,9 +466,9 @@ class _PackWriter(ObjectWriter):
 
     def _abort(self) -> None:
         try:
-            self._close_file()
-        except (OSError, RuntimeError):
-            pass  # the pack is thrown away; closing it may fail the way its writes did
+            # The pack is thrown away; closing it may fail the way its writes did.
+            with contextlib.suppress(OSError, RuntimeError):
+                self._close_file()
         finally:
             self._tmp_path.unlink(missing_ok=True)
             self._pending.clear()
