@@ -12,6 +12,7 @@ Tree::
     ├── ConfigError                    (ValueError)
     ├── InvalidNameError               (ValueError)   branch/tag names
     ├── InvalidValueError              (ValueError)   other bad arguments (metrics, messages)
+    │   └── InvalidTypeError           (TypeError)    an argument of the wrong type (file bytes)
     ├── InvalidWeightError             (ValueError)   shape/dtype mismatch, unsupported dtype
     │   └── WeightTypeError            (TypeError)    not an array at all
     ├── RefNotFoundError               (KeyError)     branch, tag, commit, HEAD~N
@@ -26,10 +27,11 @@ Tree::
     ├── NothingToCommitError           (ValueError)
     ├── StagedChangesError             (RuntimeError) checkout would drop staged weights
     ├── ConcurrentUpdateError          (RuntimeError) a ref moved under a compare-and-swap
+    ├── LockOrderError                 (RuntimeError) gc inside a write; locks in the wrong order
     ├── MergeConflictError             (ValueError)   conflicts a merge cannot resolve
     ├── LockTimeoutError               (TimeoutError)
     ├── RemoteError                    (RuntimeError) a remote cannot be reached or used
-    │   ├── RemoteNotFoundError        (KeyError)     no remote of that name
+    │   ├── RemoteNotFoundError        (KeyError, FileNotFoundError) no such remote, folder, bucket
     │   ├── NonFastForwardError                       push would drop commits on the remote
     │   └── RemoteFormatError          (ValueError)   what a remote holds is invalid
     └── MissingExtraError              (ImportError)  an optional dependency is not installed
@@ -64,6 +66,10 @@ class InvalidNameError(CoralError, ValueError):
 
 class InvalidValueError(CoralError, ValueError):
     """An argument with an invalid value (metrics, messages, descriptions)."""
+
+
+class InvalidTypeError(InvalidValueError, TypeError):
+    """An argument of the wrong type (model-file contents that are not bytes)."""
 
 
 class InvalidWeightError(CoralError, ValueError):
@@ -137,6 +143,12 @@ class MergeConflictError(CoralError, ValueError):
         self.conflicts = list(self.reasons)
 
 
+class LockOrderError(CoralError, RuntimeError):
+    """A lock asked for in an order that could deadlock: ``gc`` called while this thread is
+    writing (from a ``stage_weights`` progress callback, say), or a write started while this
+    thread holds the repository lock. Nothing was written; run it after the operation."""
+
+
 class WriteFailedError(CoralError, OSError):
     """Storing objects failed (a full disk, a file-size limit); nothing was stored."""
 
@@ -149,8 +161,9 @@ class RemoteError(CoralError, RuntimeError):
     """A remote cannot be reached, refused a request, or is not a Coral remote."""
 
 
-class RemoteNotFoundError(RemoteError, KeyError):
-    """No remote with that name is configured."""
+class RemoteNotFoundError(RemoteError, KeyError, FileNotFoundError):
+    """No remote with that name is configured, or nothing exists at a remote's URL: its
+    folder or bucket is missing (a typo?). A push creates a missing folder, never a bucket."""
 
 
 class NonFastForwardError(RemoteError):

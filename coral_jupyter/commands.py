@@ -17,6 +17,7 @@ from coral.version_control import Repository
 from coral_jupyter import namespace as ns
 from coral_jupyter.display import (
     BranchList,
+    CommitOutcome,
     DiffView,
     LogView,
     MergeOutcome,
@@ -80,7 +81,7 @@ def _status(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
 
 def _add(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     weights = ns.collect(user_ns, args.names)
-    stage_with_progress(session.repo, weights)
+    stage_with_progress(session.repo, weights, partial=args.partial)
     return session.repo.status()
 
 
@@ -89,26 +90,27 @@ def _commit(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
     if args.names:
         weights = ns.collect(user_ns, args.names)  # every name checked before anything is staged
         stage_with_progress(repo, weights)
-    return repo.commit(
+    commit = repo.commit(
         args.message,
         tags=args.tag or None,
         allow_empty=args.allow_empty,
         metrics=dict(args.metric) or None,
     )
+    return CommitOutcome.of(repo, commit)
 
 
 def _log(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.max_count is not None and args.max_count < 1:
         raise InvalidValueError("log -n takes a positive number")
-    if args.graph:  # every branch and tag, like git log --graph --all
+    if args.all:  # every branch and tag, as git log --all
         starts = [b.commit_hash for b in repo.branch_manager.list_branches()]
         starts += [v.commit_hash for v in repo.list_versions()]
         if repo.head.commit_hash:
             starts.append(repo.head.commit_hash)
         commits = list(itertools.islice(repo.version_graph.walk(starts), args.max_count))
     else:
-        commits = repo.log(max_commits=args.max_count, branch=args.branch)
+        commits = repo.log(max_commits=args.max_count, branch=args.ref)
     return LogView(commits, refs=_ref_labels(repo))
 
 
@@ -119,10 +121,8 @@ def _branch(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
         branch = repo.delete_branch(name, force=bool(args.force_delete))
         return Notice(f"Deleted branch {name} (was {branch.commit_hash[:8]})")
     if args.name:
-        branch = repo.create_branch(args.name, from_ref=args.from_ref)
+        branch = repo.create_branch(args.name, from_ref=args.start)
         return Notice(f"Created branch {branch.name} at {branch.commit_hash[:8]}")
-    if args.from_ref:
-        raise UsageError("%coral branch: --from needs a NAME for the new branch")
     return BranchList(repo.branch_manager.list_branches(), repo.current_branch)
 
 
@@ -168,7 +168,7 @@ def _tag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) ->
     if args.delete:
         version = repo.delete_version(args.name)
         return Notice(f"Deleted tag {version.name} (was {version.commit_hash[:8]})")
-    return repo.tag_version(args.name, args.description, dict(args.metric) or None, args.ref)
+    return repo.tag_version(args.name, args.message, dict(args.metric) or None, args.ref)
 
 
 def _diff(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:

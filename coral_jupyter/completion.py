@@ -13,7 +13,7 @@ from coral_jupyter.parser import PARSERS
 from coral_jupyter.session import Session
 
 _REF_COMMANDS = {"checkout", "merge", "diff", "diffview", "show", "log", "branch", "dag"}
-_REF_OPTIONS = {"--branch", "--from", "--ref", "-d", "--delete", "-D", "--force-delete"}
+_REF_OPTIONS = {"--branch", "-d", "--delete", "-D", "--force-delete"}
 _VARIABLE_COMMANDS = {"add", "commit"}
 _REMOTE_COMMANDS = {"push", "pull", "sync"}
 
@@ -46,8 +46,6 @@ def candidates(session: Session, user_ns: dict[str, Any], line: str) -> list[str
         return sorted(n for n, v in user_ns.items() if not n.startswith("_") and is_stageable(v))
     if command == "help":
         return sorted(PARSERS)
-    if command == "tag" and previous == "--ref":
-        return _refs(session)
     return []
 
 

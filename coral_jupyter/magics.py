@@ -8,6 +8,7 @@ ipython#14024), so a typo never scrolls a stack trace past the user.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -16,8 +17,24 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from coral.errors import CoralError
 from coral_jupyter import commands
 from coral_jupyter.namespace import is_stageable
-from coral_jupyter.parser import parse, split
+from coral_jupyter.parser import parse, split, usage
 from coral_jupyter.session import Session
+
+_CELL_USAGE = """\
+%%coral commit -m MSG [NAME...]
+    runs the cell, then commits the objects it names, or else the weights the cell
+    assigned (torch modules, state dicts, dicts of arrays, arrays)."""
+
+
+def _documented(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """Document ``magic`` (``%coral?``) with every subcommand's usage, from the same table
+    the parsers are built from, so the documentation cannot fall behind them."""
+    magic.__doc__ = (
+        'Git for weights in notebook cells: ``%coral commit -m "lr=3e-4" model``.\n\n'
+        f"{usage()}\n\n{_CELL_USAGE}\n\n"
+        "``%coral help SUBCOMMAND`` (or ``%coral SUBCOMMAND -h``) shows every argument.\n"
+    )
+    return magic
 
 
 @magics_class
@@ -34,27 +51,8 @@ class CoralMagics(Magics):
         return self.shell
 
     @line_cell_magic
+    @_documented  # the docstring, %coral?, is every subcommand's usage
     def coral(self, line: str, cell: str | None = None) -> Any:
-        """Git for weights in notebook cells: ``%coral commit -m "lr=3e-4" model``.
-
-        %coral init [PATH] | open [PATH] | status | add NAME... |
-               commit -m MSG [NAME...] [--tag T] | log [-n N] [--branch B] [--graph] |
-               branch [NAME] [--from REF] [-d NAME] [-D NAME] |
-               checkout REF [--into NAME] [-f] |
-               merge BRANCH [--strategy S] [--alpha A] [--param K=V] [--dry-run] ... |
-               tag NAME [-d DESC] [--metric K=V] [--ref REF] [--delete] |
-               diff [A] [B] [--stats] | show [REF] | get WEIGHT [REF] | versions |
-               remote [add NAME URL | remove NAME] | push [REMOTE] [--branch B] [-f] |
-               pull [REMOTE] [-f] | sync [REMOTE] | clone URL PATH |
-               bisect GOOD BAD (--test F | --metric F --threshold X) | blame [REF] |
-               fsck [--quick] | gc [-n] [--prune WHEN] | help [SUBCOMMAND]
-
-        %%coral commit -m MSG [NAME...]
-            runs the cell, then commits the objects it names, or else the weights the cell
-            assigned (torch modules, state dicts, dicts of arrays, arrays).
-
-        ``%coral help SUBCOMMAND`` (or ``%coral SUBCOMMAND -h``) shows every argument.
-        """
         try:
             if cell is None:
                 return commands.execute(self.session, line, self._shell.user_ns)

@@ -159,9 +159,9 @@ def _check_dict(target: dict[str, Any], variable: str, weights: Mapping[str, Wei
     missing = sorted(target.keys() - weights.keys())
     unexpected = sorted(weights.keys() - target.keys())
     mismatched = [
-        f"{k}: shape {tuple(np.shape(target[k]))} in {variable}, {w.shape} in the commit"
+        f"{k}: {why}"
         for k, w in weights.items()
-        if k in target and tuple(np.shape(target[k])) != w.shape
+        if k in target and (why := _misfit(target[k], w, variable))
     ]
     problems = (
         ([f"missing from the commit: {', '.join(missing)}"] if missing else [])
@@ -170,6 +170,27 @@ def _check_dict(target: dict[str, Any], variable: str, weights: Mapping[str, Wei
     )
     if problems:
         raise InvalidWeightError(f"cannot load into {variable}: {'; '.join(problems)}")
+
+
+def _misfit(have: Any, want: WeightTensor, variable: str) -> str | None:
+    """Why the commit's ``want`` cannot replace ``have`` (strict: shape, then dtype), or None."""
+    shape = tuple(np.shape(have))
+    if shape != want.shape:
+        return f"shape {shape} in {variable}, {want.shape} in the commit"
+    dtype = _dtype_name(have)
+    if dtype != want.dtype_name:
+        return f"dtype {dtype} in {variable}, {want.dtype_name} in the commit"
+    return None
+
+
+def _dtype_name(value: Any) -> str:
+    if isinstance(value, WeightTensor):
+        return value.dtype_name
+    if is_torch_tensor(value):
+        from coral.integrations.pytorch import torch_dtype_name
+
+        return torch_dtype_name(value)
+    return str(np.asarray(value).dtype.name)
 
 
 def _replace_dict(target: dict[str, Any], weights: Mapping[str, WeightTensor]) -> None:

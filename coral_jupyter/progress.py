@@ -19,12 +19,14 @@ def _nbytes(value: Any) -> int:
     return int(getattr(value, "nbytes", 0) or getattr(getattr(value, "data", None), "nbytes", 0))
 
 
-def stage_with_progress(repo: Repository, weights: Mapping[str, Any]) -> dict[str, str]:
+def stage_with_progress(
+    repo: Repository, weights: Mapping[str, Any], *, partial: bool = False
+) -> dict[str, str]:
     total = sum(_nbytes(v) for v in weights.values())
     if total < BAR_BYTES:
-        return repo.stage_weights(weights)
+        return repo.stage_weights(weights, partial=partial)
     with tqdm(total=total, unit="B", unit_scale=True, desc="staging") as bar:
-        return repo.stage_weights(weights, progress=bar.update)
+        return repo.stage_weights(weights, partial=partial, progress=bar.update)
 
 
 def read_weights(repo: Repository, ref: str, label: str | None = None) -> dict[str, WeightTensor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -113,14 +115,20 @@ def test_deleting_branches(repo: Repository) -> None:
         repo.branch_manager.get_branch("exp")
 
 
-def test_deleted_branch_tip_stays_in_the_reflog(repo: Repository) -> None:
+def test_a_force_deleted_branch_tip_is_in_heads_reflog_survives_gc_and_can_be_restored(
+    repo: Repository,
+) -> None:
     _commit(repo, 1)
     repo.create_branch("exp")
     repo.checkout("exp")
     tip = _commit(repo, 2)
     repo.checkout("main")
     repo.delete_branch("exp", force=True)
-    assert repo.get_commit(tip).commit_hash == tip  # the commit itself is never deleted
+    assert tip in [entry.new for entry in repo.reflog("HEAD")]
+    repo.gc(prune="now")  # only HEAD's reflog still names the tip (for 30 days by default)
+    assert float(repo.get_weight("w", tip).data[0]) == 2
+    assert repo.create_branch("exp", tip).commit_hash == tip
+    assert float(repo.get_weight("w", "exp").data[0]) == 2
     assert repo.fsck().ok
 
 
@@ -265,6 +273,68 @@ def test_reflog_records_commits_and_checkouts(repo: Repository) -> None:
     entries = repo._refs.reflog("HEAD")
     assert entries[0].new == first and entries[0].message.startswith("commit:")
     assert entries[-1].message == "checkout: moving from main to exp"
+
+
+def test_head_reflog_keeps_detached_work_reachable_after_checking_out_a_branch(
+    repo: Repository,
+) -> None:
+    c1, c2 = _commit(repo, 1), _commit(repo, 2)
+    repo.checkout(c1)
+    assert repo.resolve_ref("@{1}") == c2  # detached: @{N} reads HEAD's reflog, as in git
+    detached = _commit(repo, 3, "detached work")
+    repo.checkout("main")
+    entries = repo.reflog("HEAD")  # newest first
+    assert [(e.old, e.new) for e in entries] == [
+        (detached, c2),
+        (c1, detached),
+        (c2, c1),
+        (c1, c2),
+        (None, c1),
+    ]
+    assert entries[0].message == f"checkout: moving from {detached[:8]} to main"
+    assert entries[1].message == "commit: detached work"
+    assert [repo.resolve_ref(f"HEAD@{{{n}}}") for n in range(5)] == [c2, detached, c1, c2, c1]
+    assert repo.resolve_ref("@{1}") == c1  # on a branch: the branch's own reflog
+    assert [e.new for e in repo.reflog()] == [c2, c1]  # default: the current branch's
+    with pytest.raises(RefNotFoundError, match="goes back only 4"):
+        repo.resolve_ref("HEAD@{5}")
+
+
+def test_every_move_of_head_is_in_its_reflog_and_nothing_else_is(repo: Repository) -> None:
+    c1 = _commit(repo, 1)
+    repo.create_branch("exp")  # creating a branch does not move HEAD
+    repo.checkout("exp")
+    e1 = _commit(repo, 2)
+    repo.checkout("main")
+    repo.merge("exp")  # a fast-forward
+    repo.reset("HEAD~1")
+    repo.delete_branch("exp", force=True)  # nor does deleting one
+    entries = repo.reflog("HEAD")
+    assert [e.message for e in entries] == [
+        "reset: moving to HEAD~1",
+        "merge exp: Fast-forward",
+        "checkout: moving from exp to main",
+        "commit: w=2",
+        "checkout: moving from main to exp",
+        "commit: w=1",
+    ]
+    assert [e.new for e in entries] == [c1, e1, c1, e1, c1, c1]
+    assert [repo.resolve_ref(f"HEAD@{{{n}}}") for n in range(6)] == [e.new for e in entries]
+
+
+def test_a_pull_that_moves_the_current_branch_moves_head_in_its_reflog(
+    repo: Repository, tmp_path: Path
+) -> None:
+    _commit(repo, 1)
+    repo.add_remote("origin", f"file://{tmp_path / 'remote'}")
+    repo.push("origin")
+    copy = Repository.clone(f"file://{tmp_path / 'remote'}", tmp_path / "copy")
+    newer = _commit(repo, 2)
+    repo.push("origin")
+    copy.pull("origin")
+    latest = copy.reflog("HEAD")[0]
+    assert (latest.new, latest.message) == (newer, "pull origin: fast-forward")
+    assert copy.resolve_ref("HEAD@{0}") == newer
 
 
 def test_a_branch_name_can_become_a_folder_after_deletion_and_back(repo: Repository) -> None:

@@ -116,6 +116,7 @@ def test_exit_codes_and_messages_follow_git(tmp_path: Path) -> None:
     coral(tmp_path, code=129)
     coral(tmp_path, "init")
     assert coral(tmp_path, "checkout", "nope", code=1).stderr.startswith("error: ")
+    assert "give the branch, tag or commit" in coral(tmp_path, "checkout", code=129).stderr
     assert coral(tmp_path, "add", "missing.safetensors", code=1).stderr.startswith("error: ")
     assert "no .safetensors" in coral(tmp_path, "add", ".", code=1).stderr
     assert "usage: coral merge" in coral(tmp_path, "merge", "--help").stdout
@@ -123,6 +124,36 @@ def test_exit_codes_and_messages_follow_git(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()
     assert "On branch main" in coral(other, "-C", str(tmp_path), "status").stdout
+
+
+def test_tag_d_deletes_and_m_describes_as_in_git(files: Path) -> None:
+    work = files
+    coral(work, "init")
+    coral(work, "add", "epoch0.safetensors")
+    coral(work, "commit", "-m", "epoch 0")
+    coral(work, "tag", "v1", "-m", "best so far")
+    coral(work, "tag", "v2", "HEAD", "--message", "same commit")
+    coral(work, "tag", "v3", "--description", "the old spelling")
+    repo = Repository(work)
+    assert {v.name: v.description for v in repo.list_versions()} == {
+        "v1": "best so far",
+        "v2": "same commit",
+        "v3": "the old spelling",
+    }
+    refused = coral(work, "tag", "v1", "-d", "a description", code=129)
+    assert "a tag's description is -m/--message" in refused.stderr
+    assert "usage: coral tag" in refused.stderr
+    assert "v1" in {v.name for v in Repository(work).list_versions()}
+    assert "Deleted tag 'v1'" in coral(work, "tag", "-d", "v1").stdout
+    assert "Deleted tag 'v2'" in coral(work, "tag", "v2", "--delete").stdout
+    assert [v.name for v in Repository(work).list_versions()] == ["v3"]
+
+
+def test_every_subcommand_of_the_table_has_a_cli_handler() -> None:
+    from coral.cli.app import HANDLERS
+    from coral.cli.spec import Frontend, commands_for
+
+    assert [c.name for c in commands_for(Frontend.CLI)] == list(HANDLERS)
 
 
 def test_pytorch_checkpoints_load_safely_and_pickles_never_run(tmp_path: Path) -> None:
@@ -167,16 +198,27 @@ def test_blame_reflog_reset_and_stats(files: Path) -> None:
     coral(work, "init")
     coral(work, "add", "epoch0.safetensors")
     coral(work, "commit", "-m", "epoch 0")
-    coral(work, "add", "epoch1.safetensors")
+    coral(work, "add", "--partial", "epoch1.safetensors")  # a file of the changed layer only
     coral(work, "commit", "-m", "epoch 1")
     blamed = coral(work, "blame").stdout.splitlines()
     assert any("enc.weight" in line and "epoch 1" in line for line in blamed)
     assert any("enc.bias" in line and "added" in line for line in blamed)
-    reflog = coral(work, "reflog").stdout.splitlines()
+    reflog = coral(work, "reflog", "main").stdout.splitlines()
     assert "main@{0}: commit: epoch 1" in reflog[0]
     assert "HEAD is now at" in coral(work, "reset", "main@{1}").stdout
     assert Repository(work).get_commit("HEAD").metadata.message == "epoch 0"
     assert "as full checkpoints" in coral(work, "stats").stdout
+
+
+def test_adding_a_smaller_checkpoint_commits_without_the_missing_weights(files: Path) -> None:
+    work = files
+    coral(work, "init")
+    coral(work, "add", "epoch0.safetensors")
+    coral(work, "commit", "-m", "epoch 0")
+    coral(work, "add", "epoch1.safetensors")
+    assert "the next commit removes 1 weight: enc.bias" in coral(work, "status").stdout
+    coral(work, "commit", "-m", "epoch 1")
+    assert sorted(Repository(work).get_all_weights()) == ["enc.weight"]
 
 
 def test_bisect_runs_a_command_per_candidate(tmp_path: Path) -> None:

@@ -69,7 +69,8 @@ def _child_commit(repo: Repository, spec: dict[str, Any]) -> dict[str, Any]:
     for index in range(spec["rounds"]):
         if spec["lockstep"]:
             _meet(spec, f"round-{index}")
-        repo.stage_weights({_name(proc, index): _weight(proc, index)})
+        # each process adds its own weights: a partial update of the shared branch
+        repo.stage_weights({_name(proc, index): _weight(proc, index)}, partial=True)
         try:
             commit = repo.commit(f"p{proc} round {index}")
         except NothingToCommitError:
@@ -82,7 +83,8 @@ def _child_commit(repo: Repository, spec: dict[str, Any]) -> dict[str, Any]:
 def _child_stage(repo: Repository, spec: dict[str, Any]) -> dict[str, Any]:
     proc = spec["proc"]
     for index in range(spec["rounds"]):
-        repo.stage_weights({_name(proc, index): _weight(proc, index)})
+        # each process adds its own weights: a partial update of the shared branch
+        repo.stage_weights({_name(proc, index): _weight(proc, index)}, partial=True)
     return {}
 
 

@@ -131,9 +131,10 @@ def _commit_steps(repo: Repository, seed: int, log_fd: int, max_steps: int | Non
         changes = _changes(seed, step)
         big = {n: a for n, a in changes.items() if a.nbytes >= _BIG}
         small = {n: a for n, a in changes.items() if a.nbytes < _BIG}
+        # A step changes some weights and keeps the rest: a partial update.
         if big:
-            repo.stage_weights(big)
-        repo.stage_weights(small)  # two staging calls: a kill can land between them
+            repo.stage_weights(big, partial=True)
+        repo.stage_weights(small, partial=True)  # two staging calls: a kill can land between
         commit = repo.commit(f"step {step}")
         _REAL_WRITE(log_fd, f"{step} {commit.commit_hash}\n".encode())
         done += 1

@@ -21,7 +21,7 @@ def history(repo: Repository) -> Repository:
         }
     )
     repo.commit("first")
-    repo.stage_weights({"a": (rng.standard_normal(20_000) * 0.02).astype(np.float32)})
+    repo.stage_weights({"a": (rng.standard_normal(20_000) * 0.02).astype(np.float32)}, partial=True)
     repo.commit("second")
     repo.tag_version("v1")
     return repo

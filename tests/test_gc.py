@@ -61,10 +61,10 @@ def _with_dead_branch(repo: Repository) -> dict[str, np.ndarray]:
     repo.commit("one")
     repo.create_branch("exp")
     repo.checkout("exp")
-    repo.stage_weights({"only-exp": _tensor(99, 50_000)})
+    repo.stage_weights({"only-exp": _tensor(99, 50_000)}, partial=True)
     repo.commit("exp work")
     repo.checkout("main")
-    repo.stage_weights({"w": _tensor(2)})
+    repo.stage_weights({"w": _tensor(2)}, partial=True)
     repo.commit("two")
     repo.delete_branch("exp", force=True)
     return {"w": _tensor(2), "b": np.arange(7, dtype=np.int64)}

@@ -25,6 +25,9 @@ from coral.errors import (
     CoralError,
     CorruptObjectError,
     InvalidNameError,
+    InvalidTypeError,
+    InvalidWeightError,
+    LockOrderError,
     LockTimeoutError,
     RepositoryFormatError,
     WeightTypeError,
@@ -652,3 +655,55 @@ def test_fuzz_commit_fields(data: st.DataObject) -> None:
     target[keys[path[-1] % len(keys)]] = data.draw(_json_values)
     with contextlib.suppress(CorruptObjectError):
         CommitStore._parse("0" * 32, loads_json(json.dumps(commit)))
+
+
+# --- input outside the arrays Coral stores: one clear CoralError, and nothing written ---
+
+
+def _meta_tensor(repo: Repository) -> None:
+    torch = pytest.importorskip("torch")
+    repo.stage_weights({"w": torch.empty(3, 2, device="meta")})
+
+
+def _masked_array(repo: Repository) -> None:
+    repo.stage_weights({"w": np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])})
+
+
+def _gc_during_a_stage(repo: Repository) -> None:
+    repo.stage_weights({"w": np.ones(4, np.float32)}, progress=lambda _: repo.gc())
+
+
+@pytest.mark.parametrize(
+    ("act", "error", "builtin", "fragment"),
+    [
+        (_meta_tensor, InvalidWeightError, ValueError, r"'w'.*meta device.*to_empty"),
+        (_masked_array, InvalidWeightError, ValueError, r"'w'.*masked array.*filled"),
+        (
+            lambda repo: repo.stage_files({"x.json": "text"}),
+            InvalidTypeError,
+            TypeError,
+            r"'x.json'.*bytes.*got str.*encode",
+        ),
+        (
+            lambda repo: repo.stage_files({"x.json": b"{}", "n.bin": 5}),
+            InvalidTypeError,
+            TypeError,
+            r"'n.bin'.*bytes.*got int",
+        ),
+        (_gc_during_a_stage, LockOrderError, RuntimeError, r"gc.*inside a write.*after"),
+    ],
+    ids=["meta-tensor", "masked-array", "file-as-str", "file-as-int", "gc-inside-a-write"],
+)
+def test_unstorable_input_is_one_clear_coral_error_and_changes_nothing(
+    repo: Repository, act: Any, error: type[CoralError], builtin: type, fragment: str
+) -> None:
+    repo.stage_weights({"kept": np.arange(3, dtype=np.float32)})
+    head = repo.commit("before")
+    objects, packs = set(repo.store.object_ids()), repo.store.pack_names()
+    with pytest.raises(error, match=fragment) as info:
+        act(repo)
+    assert isinstance(info.value, builtin) and "\n" not in str(info.value)
+    fresh = Repository(repo.path)
+    assert fresh.status().clean and fresh.head == repo.head
+    assert fresh.get_commit("HEAD").commit_hash == head.commit_hash
+    assert set(fresh.store.object_ids()) == objects and fresh.store.pack_names() == packs

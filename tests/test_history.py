@@ -148,7 +148,9 @@ def test_diff_lists_added_removed_and_modified_with_hashes(repo: Repository) -> 
             "drop": np.ones(2, np.float32),
         },
     )
-    repo.stage_weights({"change": np.zeros(2, np.float32), "new": np.ones(3, np.float32)})
+    repo.stage_weights(
+        {"change": np.zeros(2, np.float32), "new": np.ones(3, np.float32)}, partial=True
+    )
     repo.stage_removal("drop")
     new = repo.commit("edit")
     diff = repo.diff(old.commit_hash)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import numpy as np
 import pytest
 
+from coral.cli.app import main
+from coral.cli.output import Output
 from coral.errors import RefNotFoundError
 from coral.version_control import Repository
 
 
 def _three_commits(repo: Repository) -> list[str]:
     """c0 adds a, b, c; c1 changes a (doubles it); c2 changes c; b never changes."""
-    a = np.arange(1, 9, dtype=np.float32)
+    a, b = np.arange(1, 9, dtype=np.float32), np.ones(3, np.int64)
     hashes = []
-    repo.stage_weights({"a": a, "b": np.ones(3, np.int64), "c": np.zeros(2, np.float32)})
+    repo.stage_weights({"a": a, "b": b, "c": np.zeros(2, np.float32)})
     hashes.append(repo.commit("c0: init").commit_hash)
-    repo.stage_weights({"a": a * 2})
+    repo.stage_weights({"a": a * 2, "b": b, "c": np.zeros(2, np.float32)})
     hashes.append(repo.commit("c1: double a").commit_hash)
-    repo.stage_weights({"c": np.ones(2, np.float32)})
+    repo.stage_weights({"a": a * 2, "b": b, "c": np.ones(2, np.float32)})
     hashes.append(repo.commit("c2: set c").commit_hash)
     return hashes
 
@@ -52,7 +57,7 @@ def test_reflog_and_reset_undo_a_commit_and_the_undo(repo: Repository) -> None:
     assert [e.new for e in moves] == [c2, c1, c0]
     assert moves[0].message == "commit: c2: set c"
     assert repo.resolve_ref("main@{1}") == c1 and repo.resolve_ref("@{2}") == c0
-    assert repo.resolve_ref("HEAD@{1}") == c1  # the current branch's reflog
+    assert repo.resolve_ref("HEAD@{1}") == c1  # where HEAD was one move ago
     repo.stage_weights({"a": np.zeros(8, np.float32)})
     assert repo.reset("main@{1}").commit_hash == c1  # undo the last commit
     assert repo.resolve_ref("main") == c1 and repo.status().clean
@@ -122,9 +127,28 @@ def test_bisect_skips_commits_the_test_cannot_judge(repo: Repository) -> None:
         return step < 7
 
     result = repo.bisect(hashes[0], hashes[-1], test)
-    # 6, 7 and 8 cannot be judged: the first known-bad one after the last known-good (5).
-    assert result.first_bad.commit_hash == hashes[9]
+    # 6, 7 and 8 cannot be judged, so any of them or 9 (the first known bad) may be first bad.
+    assert result.first_bad is None
+    assert [c.commit_hash for c in result.undecided] == hashes[6:10]
     assert any(s.good is None for s in result.steps)
+    text = str(result)
+    assert "There are only 'skip'ped commits left to test" in text
+    assert "is the first bad commit" not in text
+    assert all(h in text for h in hashes[6:10])
+
+
+def test_bisect_names_the_first_bad_commit_when_skips_do_not_hide_it(
+    repo: Repository,
+) -> None:
+    hashes = _history_with_a_regression(repo, bad_at=7, n=12)
+
+    def test(weights):  # type: ignore[no-untyped-def]
+        step = int(weights["w"].data[0])
+        return None if step in (5, 8) else step < 7
+
+    result = repo.bisect(hashes[0], hashes[-1], test)
+    assert result.first_bad is not None and result.first_bad.commit_hash == hashes[7]
+    assert result.undecided == []
 
 
 def test_bisect_refuses_inconsistent_ends_and_unrelated_refs(repo: Repository) -> None:
@@ -137,3 +161,38 @@ def test_bisect_refuses_inconsistent_ends_and_unrelated_refs(repo: Repository) -
         repo.bisect(hashes[-1], hashes[0], lambda w: True)
     with pytest.raises(ValueError, match="either test= or metric="):
         repo.bisect(hashes[0], hashes[-1])
+
+
+def _cli(repo: Repository, *args: str) -> tuple[int, str]:
+    """Run ``coral -C REPO ARGS...`` in this process: (exit code, stdout)."""
+    out = io.StringIO()
+    code = main(["-C", str(repo.path), *args], Output(out, io.StringIO()))
+    return code, out.getvalue()
+
+
+def test_coral_reflog_shows_heads_log_by_default_as_git_does(repo: Repository) -> None:
+    c0, c1, _ = _three_commits(repo)
+    repo.checkout(c0)
+    code, shown = _cli(repo, "reflog")
+    assert code == 0 and shown == _cli(repo, "reflog", "HEAD")[1]
+    lines = shown.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith(f"{c0[:8]} HEAD@{{0}}: checkout: moving from main to {c0}")
+    assert lines[1].startswith(f"{repo.resolve_ref('main')[:8]} HEAD@{{1}}: commit: c2: set c")
+    main_lines = _cli(repo, "reflog", "main")[1].splitlines()
+    assert len(main_lines) == 3 and f"{c1[:8]} main@{{1}}: commit: c1: double a" in main_lines[1]
+
+
+def test_coral_bisect_exits_2_when_only_skipped_commits_are_left(repo: Repository) -> None:
+    hashes = _history_with_a_regression(repo, bad_at=7, n=12)
+    judge = (
+        "import os, sys\n"
+        "from coral.version_control import Repository\n"
+        "repo = Repository(os.environ['CORAL_REPO'])\n"
+        "step = int(repo.get_weight('w', os.environ['CORAL_BISECT_COMMIT']).data[0])\n"
+        "sys.exit(125 if step in (6, 7, 8) else 0 if step < 7 else 1)\n"
+    )
+    code, shown = _cli(repo, "bisect", hashes[0], hashes[-1], "--", sys.executable, "-c", judge)
+    assert code == 2  # git bisect's exit code when only skipped commits are left
+    assert "The first bad commit could be any of:" in shown
+    assert all(h in shown for h in hashes[6:10]) and hashes[5] not in shown.split("any of:")[1]

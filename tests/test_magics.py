@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from coral.version_control import Commit, CommitView, MergePlan, Repository, Status, Version
-from coral_jupyter.display import LogView, MergeOutcome, Notice
+from coral_jupyter.display import CommitOutcome, LogView, MergeOutcome, Notice
 from tests.helpers import assert_bit_exact
 from tests.jupyter_helpers import Shell
 
@@ -107,7 +107,13 @@ def test_add_stages_arrays_dicts_and_several_objects_with_prefixes(project: Shel
         ("%coral frobnicate", "unknown subcommand 'frobnicate'"),
         ('%coral commit -m "unclosed', "cannot parse the line"),
         ("%coral get nope", "nope"),
-        ("%coral branch --from main", "--from needs a NAME"),
+        ("%coral checkout", "give the branch, tag or commit to switch to"),
+        ('%coral tag v1 -d "a description"', "-d/--delete deletes the tag NAME and takes no REF"),
+        ("%coral tag v1 --ref HEAD", "--ref was retired; give the commit after the name"),
+        ("%coral branch x --from main", "--from was retired; give the start after the name"),
+        ("%coral log --graph", "--graph was retired; the notebook log always draws the graph"),
+        ("%coral log --branch main", "--branch was retired; give the branch as REF"),
+        ("%coral push --branch main", "--branch was retired; give the branch after the remote"),
     ],
 )
 def test_every_error_is_one_line_and_changes_nothing(
@@ -132,9 +138,9 @@ def test_branch_checkout_and_log_with_graph(project: Shell) -> None:
     project.html(branches)
     log = project.run("%coral log")
     assert isinstance(log, LogView) and len(log.commits) == 2
-    everything = project.run("%coral log --graph")  # all branches
-    assert len(everything.commits) == 3 and len(project.run("%coral log --graph -n 2").commits) == 2
-    assert [c.metadata.message for c in project.run("%coral log --branch exp").commits] == [
+    everything = project.run("%coral log --all")  # all branches
+    assert len(everything.commits) == 3 and len(project.run("%coral log --all -n 2").commits) == 2
+    assert [c.metadata.message for c in project.run("%coral log exp").commits] == [
         "halved",
         "epoch 0",
     ]
@@ -181,6 +187,25 @@ def test_checkout_into_a_new_name_or_a_dict(project: Shell) -> None:
     assert project.ns["bad"]["0.bias"].shape == (7,)
 
 
+def test_checkout_into_a_dict_refuses_a_dtype_mismatch_and_changes_nothing(
+    project: Shell,
+) -> None:
+    project.run("with torch.no_grad(): model[0].bias.add_(1.0)")
+    project.run('%coral commit -m "moved" model')
+    project.run(
+        "d = {k: v.detach().numpy().astype(np.float64) for k, v in model.state_dict().items()}"
+    )
+    kept = dict(project.ns["d"])
+    before = _state(project.session.repo)
+    message = project.usage_error("%coral checkout HEAD~1 --into d")
+    assert (
+        "cannot load into d" in message
+        and "0.bias: dtype float64 in d, float32 in the commit" in message
+    )
+    assert _state(project.session.repo) == before  # HEAD did not move
+    assert all(project.ns["d"][k] is v and v.dtype == np.float64 for k, v in kept.items())
+
+
 def test_checkout_refuses_to_drop_staged_weights_unless_forced(project: Shell) -> None:
     project.run("%coral branch exp")
     project.run("extra = np.ones(3)")
@@ -223,7 +248,7 @@ def test_merge_dry_run_strategies_params_and_overrides(project: Shell) -> None:
 
 
 def test_tags_versions_diff_get_and_fsck(project: Shell) -> None:
-    version = project.run('%coral tag v1 -d "first <try>" --metric acc=0.9 --metric loss=0.3')
+    version = project.run('%coral tag v1 -m "first <try>" --metric acc=0.9 --metric loss=0.3')
     assert isinstance(version, Version) and version.metrics == {"acc": 0.9, "loss": 0.3}
     assert "first &lt;try&gt;" in project.html(version)
     project.run("with torch.no_grad(): model[0].bias.add_(1.0)")
@@ -242,6 +267,63 @@ def test_tags_versions_diff_get_and_fsck(project: Shell) -> None:
     assert project.session.repo.list_versions() == []
 
 
+def test_tag_d_deletes_and_m_describes_as_in_git(project: Shell) -> None:
+    repo = project.session.repo
+    project.run('%coral tag v1 -m "first try" --metric acc=0.5')
+    project.run("%coral branch exp")
+    project.run('%coral tag v2 exp --description "the old spelling"')
+    assert {v.name: v.description for v in repo.list_versions()} == {
+        "v1": "first try",
+        "v2": "the old spelling",
+    }
+    before = _state(repo)
+    message = project.usage_error('%coral tag v1 -d "first try"')
+    assert "a tag's description is -m/--message" in message and _state(repo) == before
+    assert "Deleted tag v1" in repr(project.run("%coral tag -d v1"))
+    assert [v.name for v in repo.list_versions()] == ["v2"]
+
+
+def test_a_flag_means_the_same_in_the_command_line_and_the_magics() -> None:
+    from coral.cli.app import build_parser
+    from coral.cli.spec import RetiredFlag
+    from coral_jupyter.parser import PARSERS
+
+    _, cli = build_parser()
+    shared = cli.keys() & PARSERS.keys()
+    assert {"tag", "branch", "log", "checkout", "push", "merge", "gc"} <= shared
+
+    def options(parser: object) -> dict[str, tuple[object, ...]]:
+        return {
+            flag: (a.dest, type(a), a.nargs, a.const, a.choices, a.type)
+            for a in parser._actions  # type: ignore[attr-defined]
+            for flag in a.option_strings
+            if flag not in ("-h", "--help") and not isinstance(a, RetiredFlag)
+        }
+
+    for name in sorted(shared):
+        ours, theirs = options(cli[name]), options(PARSERS[name])
+        for flag in ours.keys() & theirs.keys():
+            assert ours[flag] == theirs[flag], (name, flag)
+
+
+def test_every_subcommand_of_the_table_has_a_magic_handler() -> None:
+    from coral.cli.spec import Frontend, commands_for
+    from coral_jupyter.commands import HANDLERS
+
+    assert {c.name for c in commands_for(Frontend.MAGIC)} == set(HANDLERS)
+
+
+def test_the_usage_and_the_magic_doc_list_every_subcommand(project: Shell) -> None:
+    from coral_jupyter.magics import CoralMagics
+    from coral_jupyter.parser import PARSERS, usage
+
+    doc = CoralMagics.coral.__doc__ or ""
+    for name in PARSERS:
+        assert f"%coral {name}" in usage() and f"%coral {name}" in doc, name
+    assert "%coral tag [-m DESC] [--metric K=V] [-d] NAME [REF]" in doc
+    assert "%%coral commit -m MSG" in doc
+
+
 def test_help_usage_and_dash_h(project: Shell) -> None:
     assert "merge" in repr(project.run("%coral help"))
     assert "--strategy" in repr(project.run("%coral help merge"))
@@ -251,18 +333,41 @@ def test_help_usage_and_dash_h(project: Shell) -> None:
 
 def test_cell_magic_commits_what_the_cell_assigned(project: Shell) -> None:
     result = project.run("%%coral commit -m 'cell'\nw1 = np.ones(3, np.float32)\nsteps = 5\n")
-    assert isinstance(result, Commit) and "w1" in result.weight_hashes
-    assert "steps" not in result.weight_hashes
+    assert isinstance(result, CommitOutcome) and "w1" in result.commit.weight_hashes
+    assert "steps" not in result.commit.weight_hashes
     named = project.run(
         "%%coral commit -m 'trained' model\nwith torch.no_grad(): model[0].bias.add_(1)\n"
     )
-    assert named.metadata.message == "trained"
+    assert named.commit.metadata.message == "trained"
     before = _state(project.session.repo)
     assert "assigned no weights" in project.usage_error("%%coral commit -m 'x'\ny = 3\n")
     assert "runs a cell" in project.usage_error("%%coral status\nq = 1\n")
     failed = project.ip.run_cell("%%coral commit -m 'x'\nz = np.ones(2)\n1/0\n")
     assert isinstance(failed.error_in_exec, ZeroDivisionError)  # the user's own traceback
     assert _state(project.session.repo) == before
+
+
+def test_a_model_that_dropped_a_layer_commits_without_it_and_checks_out_into_itself(
+    project: Shell,
+) -> None:
+    project.run("model = torch.nn.Sequential(torch.nn.Linear(4, 3))")
+    project.run("%coral add model")
+    status = project.run("%coral status")
+    assert status.removed == ["2.bias", "2.weight"]
+    assert "removes 2 weights" in project.html(status)
+    outcome = project.run('%coral commit -m "one layer" model')
+    assert outcome.removal_summary is not None and "removed 2 weights" in outcome.removal_summary
+    assert "removed 2 weights" in project.html(outcome) and "removed 2 weights" in repr(outcome)
+    assert sorted(outcome.commit.weight_hashes) == ["0.bias", "0.weight"]
+    project.run("%coral checkout HEAD --into model")  # strict: every name matches
+
+
+def test_add_partial_keeps_heads_other_weights(project: Shell) -> None:
+    project.run("head = {'2.bias': torch.zeros(2)}")
+    status = project.run("%coral add --partial head")
+    assert status.partial and status.removed == []
+    outcome = project.run('%coral commit -m "head only"')
+    assert outcome.removed == [] and len(outcome.commit.weight_hashes) == 4
 
 
 def test_tab_completion(project: Shell) -> None:
@@ -283,8 +388,8 @@ def test_python_session_runs_the_same_commands(project: Shell) -> None:
     session = Session()
     session.open(project.session.repo.path)
     namespace = {"z": np.zeros(4, np.float32)}
-    commit = session.run('commit -m "from python" z', namespace)
-    assert commit.metadata.message == "from python"
+    outcome = session.run('commit -m "from python" z', namespace)
+    assert outcome.commit.metadata.message == "from python"
     assert isinstance(session.run("merge main --dry-run", namespace), MergeOutcome)
 
 

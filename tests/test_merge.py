@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from coral.errors import InvalidValueError, StagedChangesError
+from coral.errors import CoralError, InvalidValueError, StagedChangesError
 from coral.version_control import (
     Commit,
     MergeConflictError,
@@ -20,10 +21,12 @@ from coral.version_control import (
 from tests.helpers import assert_bit_exact
 
 F32 = np.float32
+BF16 = ml_dtypes.bfloat16
 
 
 def _commit(repo: Repository, message: str, **weights: np.ndarray) -> Commit:
-    repo.stage_weights(weights)
+    """Commit ``weights`` on top of HEAD's other weights."""
+    repo.stage_weights(weights, partial=True)
     return repo.commit(message)
 
 
@@ -464,14 +467,22 @@ def test_staged_weights_block_a_merge(conflict: Repository) -> None:
         ({"non_float": "average"}, "non_float must be"),
         ({"overrides": {"x": {"merge_alpha": 0.1}}}, "needs a 'strategy' entry"),
         ({"overrides": {"x": "blend"}}, "unknown merge strategy 'blend'"),
+        ({"overrides": ["*"]}, "overrides must be a mapping of glob -> strategy"),
+        ({"overrides": "*"}, "overrides must be a mapping of glob -> strategy"),
+        ({"overrides": [("*", "ours")]}, "overrides must be a mapping of glob -> strategy"),
+        ({"overrides": {1: "ours"}}, "override patterns must be non-empty globs"),
+        ({"overrides": {"": "ours"}}, "override patterns must be non-empty globs"),
+        ({"overrides": {"x": 3}}, "unknown merge strategy 3"),
+        ({"overrides": {"x": {"strategy": "ours", "merge_alpha": 0.1}}}, "takes no parameters"),
     ],
 )
 def test_bad_arguments_get_one_clear_error_and_change_nothing(
     conflict: Repository, kwargs: dict, message: str
 ) -> None:
     before = _state(conflict)
-    with pytest.raises(InvalidValueError, match=message):
-        conflict.merge("exp", **kwargs)
+    for dry_run in (True, False):
+        with pytest.raises(InvalidValueError, match=message):
+            conflict.merge("exp", dry_run=dry_run, **kwargs)
     assert _state(conflict) == before
 
 
@@ -692,3 +703,255 @@ def test_ties_keeps_nan_changes_instead_of_dropping_a_side() -> None:
     theirs = np.array([0, 1, 2, 3], F32)
     merged = combine(ties, ours, theirs, base, validate_params(ties, {"density": 0.25}), "w")
     assert np.isnan(merged[0]) and merged[3] == 3.0
+
+
+def test_overrides_that_are_not_a_mapping_raise_a_coral_value_error() -> None:
+    from coral.version_control.merge import Resolution, StrategyChooser
+
+    with pytest.raises(InvalidValueError) as caught:
+        StrategyChooser(Resolution.build("average", {}), ["*"])  # type: ignore[arg-type]
+    assert isinstance(caught.value, CoralError) and isinstance(caught.value, ValueError)
+    assert "got list ['*']" in str(caught.value)
+
+
+def test_a_merge_commit_is_labelled_merge_and_a_fast_forward_is_not(repo: Repository) -> None:
+    _diverge(repo, {"w": np.zeros(2, F32)}, {"w": np.ones(2, F32)}, {"w": np.full(2, 3, F32)})
+    merge = repo.merge("exp", strategy="average")
+    assert merge.metadata.tags == ["merge"]
+    assert Repository(repo.path).get_commit(merge.commit_hash).metadata.tags == ["merge"]
+    repo.create_branch("behind", from_ref="exp")
+    repo.checkout("behind")
+    fast_forward = repo.merge("main")
+    assert fast_forward.commit_hash == merge.commit_hash  # no commit of its own to label
+    repo.create_branch("older", from_ref="exp~1")
+    repo.checkout("older")
+    theirs = repo.merge("exp")  # from the merge base: a fast-forward to exp, unlabelled
+    assert not theirs.is_merge_commit and theirs.metadata.tags == []
+
+
+def _bits(dtype: type, words: list[int]) -> np.ndarray:
+    """An array of ``dtype`` with exactly these bit patterns."""
+    unsigned = {2: np.uint16, 4: np.uint32}[np.dtype(dtype).itemsize]
+    return np.array(words, unsigned).view(dtype)
+
+
+# NaN payloads (quiet and signalling), -0.0, an infinity, a subnormal and ordinary numbers: a
+# float32 round trip or ``x * 1 + y * 0`` changes the first two and the -0.0.
+_HOSTILE = {
+    "bf16": _bits(BF16, [0x7F81, 0xFFA5, 0x8000, 0x7F80, 0x0001, 0x3F80, 0xC2F7]),
+    "f16": _bits(np.float16, [0x7C01, 0xFE55, 0x8000, 0xFC00, 0x0001, 0x3C00, 0x5A3F]),
+    "f32": _bits(np.float32, [0x7F800001, 0xFFC00123, 0x80000000, 0x7F800000, 1, 0x3F800000, 7]),
+}
+
+
+def _ordinary(arr: np.ndarray, scale: float) -> np.ndarray:
+    return (np.arange(arr.size, dtype=F32) * scale + 1).astype(arr.dtype).reshape(arr.shape)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "side"),
+    [
+        ("weighted", {"merge_alpha": 1.0}, "ours"),
+        ("weighted", {"merge_alpha": 0.0}, "theirs"),
+        ("slerp", {"t": 0.0}, "ours"),
+        ("slerp", {"t": 1.0}, "theirs"),
+        ("task_arithmetic", {"weights": (1, 0)}, "ours"),
+        ("task_arithmetic", {"weights": (0, 4), "lambda_": 0.25}, "theirs"),
+        ("ties", {"density": 1.0, "weights": (0, 3)}, "theirs"),
+        ("dare", {"density": 1.0, "weights": (2, 0), "sign_election": True}, "ours"),
+        ("dare", {"density": 1.0, "weights": (0.5, 0), "lambda_": 2.0}, "ours"),
+    ],
+)
+@pytest.mark.parametrize("hostile", ["ours", "theirs"])
+def test_parameters_whose_result_is_one_side_take_its_stored_weight_bit_for_bit(
+    repo: Repository, strategy: str, params: dict, side: str, hostile: str
+) -> None:
+    plain = {name: _ordinary(arr, 0.5) for name, arr in _HOSTILE.items()}
+    base = {name: _ordinary(arr, 0.25) for name, arr in _HOSTILE.items()}
+    ours, theirs = (_HOSTILE, plain) if hostile == "ours" else (plain, _HOSTILE)
+    _diverge(repo, base, ours, theirs)
+    side_commit = repo.get_commit("main" if side == "ours" else "exp")
+    plan = repo.merge("exp", strategy=strategy, dry_run=True, **params)
+    merge = repo.merge("exp", strategy=strategy, **params)
+    expected = ours if side == "ours" else theirs
+    for name in _HOSTILE:
+        assert_bit_exact(repo.get_weight(name).data, expected[name])
+        assert merge.weight_hashes[name] == side_commit.weight_hashes[name]  # the same object
+    assert {t.name: (t.outcome, t.strategy) for t in plan.tensors} == {
+        name: (side, strategy) for name in _HOSTILE
+    }
+    assert f"conflict bf16: {side} ({strategy})" in str(plan)
+    assert merge.metadata.extra["merge"]["resolved"] == dict.fromkeys(_HOSTILE, strategy)
+
+
+def test_entries_never_combined_are_taken_whole_whatever_their_shapes(repo: Repository) -> None:
+    _commit(repo, "base", w=np.zeros(2, F32), ids=np.arange(3))
+    repo.stage_files({"config.json": b'{"hidden": 8}'})
+    repo.commit("config")
+    repo.create_branch("exp")
+    _commit(repo, "ours", w=np.ones(2, F32), ids=np.arange(5))
+    repo.stage_files({"config.json": b'{"hidden": 16}'})
+    repo.commit("ours' config")
+    repo.checkout("exp")
+    _commit(repo, "theirs", w=np.full(2, 3, F32), ids=np.arange(4).astype(np.int32))
+    repo.stage_files({"config.json": b'{"hidden": 128, "layers": 2}'})
+    repo.commit("theirs' config")
+    repo.checkout("main")
+
+    for strategy, params in (("average", {}), ("ties", {"density": 1.0})):
+        for side in ("ours", "theirs"):
+            plan = repo.merge("exp", strategy, non_float=side, dry_run=True, **params)
+            assert plan.ok
+            assert {t.name: t.outcome for t in plan.tensors} == {
+                "__file__/config.json": side,
+                "ids": side,
+                "w": "merged",
+            }
+    plan = repo.merge("exp", strategy="average", dry_run=True)
+    assert "conflict __file__/config.json: ours, as a model file is not averaged" in str(plan)
+    before = _state(repo)
+    with pytest.raises(MergeConflictError) as caught:
+        repo.merge("exp", strategy="ties", non_float="fail")
+    assert caught.value.reasons == {
+        "__file__/config.json": "a model file is never averaged (non_float='fail')",
+        "ids": "int64 is never averaged (non_float='fail')",
+    }
+    assert _state(repo) == before
+    repo.merge("exp", strategy="average", non_float="theirs")
+    assert repo.get_files() == {"config.json": b'{"hidden": 128, "layers": 2}'}
+    assert_bit_exact(repo.get_weight("ids").data, np.arange(4).astype(np.int32))
+    assert_bit_exact(repo.get_weight("w").data, np.full(2, 2, F32))
+
+
+def _optimizer_entries(commit: Commit) -> dict[str, str]:
+    return {n: h for n, h in commit.weight_hashes.items() if n.startswith("__optimizer__/")}
+
+
+def _adamw_steps(model: object, lr: float, seed: int, steps: int, only: str = "") -> object:
+    """An AdamW after ``steps`` steps on ``model``; with ``only``, just the parameters under
+    that prefix get gradients (AdamW leaves the others' state as it was)."""
+    torch = pytest.importorskip("torch")
+    assert isinstance(model, torch.nn.Module)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = sum(
+            (p * torch.randn(p.shape, generator=generator)).sum()
+            for name, p in model.named_parameters()
+            if name.startswith(only)
+        )
+        loss.backward()
+        optimizer.step()
+    return optimizer
+
+
+@pytest.mark.parametrize("strategy", ["average", "ties"])
+@pytest.mark.parametrize("non_float", ["ours", "theirs"])
+def test_two_runs_with_optimizer_state_merge_their_weights_and_keep_one_optimizer_whole(
+    repo: Repository, strategy: str, non_float: str
+) -> None:
+    torch = pytest.importorskip("torch")
+    from coral.integrations.pytorch import pytorch_to_coral
+    from coral.version_control.merge_methods import METHODS, combine, validate_params
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    repo.stage_weights(pytorch_to_coral(model))
+    repo.stage_files({"config.json": b'{"lr": null}'})
+    base = repo.commit("pretrained")
+    runs = {}
+    for branch, lr, seed in (("run-a", 1e-3, 1), ("run-b", 3e-4, 2)):
+        model.load_state_dict(start)
+        optimizer = _adamw_steps(model, lr, seed, steps=3)
+        repo.create_branch(branch, from_ref=base.commit_hash)
+        repo.checkout(branch)
+        repo.stage_weights(pytorch_to_coral(model))
+        repo.stage_files({"config.json": f'{{"lr": {lr}}}'.encode()})
+        repo.stage_optimizer_state(optimizer)
+        runs[branch] = repo.commit(f"train {branch}")
+    ours, theirs = runs["run-a"], runs["run-b"]
+    structure = "__optimizer__/structure.json"
+    sizes = {repo.store.read(c.weight_hashes[structure]).size for c in (ours, theirs)}
+    assert len(sizes) == 2  # uint8 arrays of different lengths
+
+    repo.checkout("run-a")
+    merge = repo.merge("run-b", strategy=strategy, non_float=non_float)
+    assert merge.is_merge_commit
+    method = METHODS[strategy]
+    params = validate_params(method, {})
+    for name in start:
+        o, t, b = (
+            repo.get_weight(name, commit_ref=c.commit_hash).data for c in (ours, theirs, base)
+        )
+        expected = combine(method, o, t, b, params, name)
+        assert_bit_exact(repo.get_weight(name).data, expected)
+        assert expected.tobytes() not in (o.tobytes(), t.tobytes())  # really combined
+    side = ours if non_float == "ours" else theirs
+    assert _optimizer_entries(merge) == _optimizer_entries(side)  # the same objects, all of them
+    assert repo.get_files() == repo.get_files(side.commit_hash)
+    restored = torch.optim.AdamW(model.parameters())
+    repo.load_optimizer_state(restored)
+    assert restored.param_groups[0]["lr"] == (1e-3 if non_float == "ours" else 3e-4)
+
+
+def test_an_optimizer_state_changed_on_both_sides_is_never_a_mix_of_two_runs(
+    repo: Repository,
+) -> None:
+    torch = pytest.importorskip("torch")
+    from coral.integrations.pytorch import pytorch_to_coral
+
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 2), "b": torch.nn.Linear(2, 2)})
+    optimizer = _adamw_steps(model, 1e-3, 0, steps=1)
+    repo.stage_weights(pytorch_to_coral(model))
+    repo.stage_optimizer_state(optimizer)
+    base = repo.commit("one step on everything")
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    first = optimizer.state_dict()  # type: ignore[attr-defined]
+    runs = {}
+    for branch, only in (("ours", "a."), ("theirs", "b.")):
+        model.load_state_dict(trained)
+        resumed = torch.optim.AdamW(model.parameters())
+        resumed.load_state_dict(copy.deepcopy(first))  # it would update first's tensors
+        _adamw_continue(resumed, model, only)
+        repo.create_branch(branch, from_ref=base.commit_hash)
+        repo.checkout(branch)
+        repo.stage_weights(pytorch_to_coral(model))
+        repo.stage_optimizer_state(resumed)
+        runs[branch] = repo.commit(f"train {only}* only")
+    # Each run changed only its own parameters' moments: entry by entry, nothing conflicts.
+    changed = {
+        branch: {n for n, h in _optimizer_entries(c).items() if h != base.weight_hashes[n]}
+        for branch, c in runs.items()
+    }
+    assert changed["ours"] and changed["theirs"] and not changed["ours"] & changed["theirs"]
+
+    repo.checkout("ours")
+    with pytest.raises(MergeConflictError, match="strategy is 'fail'") as caught:
+        repo.merge("theirs", strategy="fail")
+    assert caught.value.conflicts == sorted(changed["ours"] | changed["theirs"])
+    plan = repo.merge("theirs", strategy="ties", dry_run=True)
+    assert all(
+        (t.outcome, t.reason) == ("ours", "optimizer state changed on both sides")
+        for t in plan.tensors
+        if t.name in changed["theirs"]
+    )
+    merge = repo.merge("theirs", strategy="ties")
+    assert _optimizer_entries(merge) == _optimizer_entries(runs["ours"])
+    repo.create_branch("other-way", from_ref=runs["ours"].commit_hash)
+    repo.checkout("other-way")
+    with pytest.raises(MergeConflictError, match="overrides differ on which"):
+        repo.merge("theirs", strategy="average", overrides={"__optimizer__/state/0/*": "theirs"})
+    merge = repo.merge("theirs", strategy="average", non_float="theirs")
+    assert _optimizer_entries(merge) == _optimizer_entries(runs["theirs"])
+
+
+def _adamw_continue(optimizer: object, model: object, only: str) -> None:
+    """One more step of ``optimizer``, with gradients for the parameters under ``only``."""
+    torch = pytest.importorskip("torch")
+    assert isinstance(optimizer, torch.optim.Optimizer) and isinstance(model, torch.nn.Module)
+    optimizer.zero_grad(set_to_none=True)
+    sum(p.sum() for name, p in model.named_parameters() if name.startswith(only)).backward()
+    optimizer.step()

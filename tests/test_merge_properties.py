@@ -130,3 +130,46 @@ def test_averaging_equal_tensors_is_exact_for_every_bit_pattern(
     )
     merged = combine(METHODS[method], arr, arr.copy(), None, params, "w")
     assert_bit_exact(merged, arr)
+
+
+_ONE_SIDED = [
+    ("weighted", {"merge_alpha": 1.0}, 0),
+    ("weighted", {"merge_alpha": 0.0}, 1),
+    ("slerp", {"t": 0.0}, 0),
+    ("slerp", {"t": 1.0}, 1),
+    ("task_arithmetic", {"weights": (1, 0)}, 0),
+    ("task_arithmetic", {"weights": (0, 0.5), "lambda": 2.0}, 1),
+    ("ties", {"density": 1.0, "weights": (5, 0)}, 0),
+    ("dare", {"density": 1.0, "weights": (0, 1), "sign_election": True}, 1),
+    ("dare", {"density": 1.0, "weights": (0, 1), "rescale": False}, 1),
+]
+
+
+@given(arrays(dtype_names=tuple(sorted(FLOAT_DTYPE_NAMES))), st.sampled_from(_ONE_SIDED))
+@settings(max_examples=200, deadline=None)
+def test_parameters_whose_result_is_one_side_return_it_for_every_bit_pattern(
+    arr: np.ndarray, case: tuple[str, dict, int]
+) -> None:
+    method, params, side = case
+    sides = (arr, _bump(arr, 1))
+    checked = validate_params(METHODS[method], params)
+    merged = combine(METHODS[method], *sides, _bump(arr, 2), checked, "w")
+    assert_bit_exact(merged, sides[side])
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("average", {}),
+        ("weighted", {"merge_alpha": 0.999}),
+        ("slerp", {"t": 1e-9}),
+        ("task_arithmetic", {"lambda": 0.0}),  # the base, which is neither side
+        ("task_arithmetic", {"weights": (1, 0), "lambda": 0.5}),
+        ("ties", {"density": 0.9, "weights": (1, 0)}),  # trimmed: part of the change is lost
+        ("ties", {"density": 1.0, "weights": (1, 0), "lambda": 2.0}),
+        ("dare", {"density": 0.99, "weights": (1, 0)}),
+        ("dare", {"density": 1.0, "weights": (2, 0)}),  # without sign election: twice tau
+    ],
+)
+def test_parameters_that_mix_or_rescale_the_changes_are_computed(method: str, params: dict) -> None:
+    assert METHODS[method].exact_side(validate_params(METHODS[method], params)) is None

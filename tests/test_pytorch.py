@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 
 from coral.integrations.pytorch import (  # noqa: E402
     coral_to_pytorch,
+    load_into,
     load_into_model,
     pytorch_to_coral,
     to_torch_tensor,
@@ -142,6 +143,26 @@ def test_non_strict_loading_allows_missing_names_but_never_wrong_shapes() -> Non
     dtype_changed["0.bias"] = pytorch_to_coral({"b": model[0].bias.double()})["b"]
     with pytest.raises(InvalidWeightError, match="dtype float64"):
         load_into_model(_model(), dtype_changed, strict=False)
+
+
+def test_load_into_refuses_a_dtype_mismatch_and_loads_nothing() -> None:
+    model = _model()
+    as_float64 = {
+        k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()
+    }
+    target = _model()
+    with torch.no_grad():
+        target[0].bias.fill_(7.0)
+    with pytest.raises(InvalidWeightError, match=r"0.bias: dtype float64 in the weights, float32"):
+        load_into(target, pytorch_to_coral(as_float64))
+    assert target[0].bias.dtype == torch.float32 and torch.all(target[0].bias == 7.0)
+
+
+def test_a_module_on_the_meta_device_is_refused_with_how_to_materialise_it() -> None:
+    with torch.device("meta"):
+        model = torch.nn.Linear(2, 3)
+    with pytest.raises(InvalidWeightError, match=r"'weight'.*meta device.*to_empty"):
+        pytorch_to_coral(model)
 
 
 def test_bad_state_dict_entries_are_refused() -> None:

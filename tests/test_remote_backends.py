@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from coral.errors import RemoteError
+from coral.errors import RemoteError, RemoteNotFoundError
 from coral.remote.backend import Backend, PreconditionFailed, RemoteKeyNotFound
 from coral.remote.config import open_backend
 
@@ -32,6 +32,25 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             else f"minio://{host}/{bucket}/team?secure=false"
         )
     b = open_backend(url)
+    yield b
+    b.close()
+
+
+def missing_remote_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of ``kind`` ("file", "s3", "minio") whose folder or bucket does not exist."""
+    if kind == "file":
+        return f"file://{tmp_path / 'no-such-folder'}"
+    endpoint = request.getfixturevalue("s3_endpoint")
+    request.getfixturevalue("s3_bucket")  # for the credentials it puts in the environment
+    bucket = f"coral-missing-{uuid.uuid4().hex[:8]}"
+    if kind == "s3":
+        return f"s3://{bucket}/team?endpoint={endpoint}"
+    return f"minio://{endpoint.removeprefix('http://')}/{bucket}/team?secure=false"
+
+
+@pytest.fixture(params=["file", "s3", "minio"])
+def missing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b = open_backend(missing_remote_url(request.param, request, tmp_path))
     yield b
     b.close()
 
@@ -161,3 +180,29 @@ def test_delete_is_idempotent(backend: Backend) -> None:
     assert not backend.exists("objects/ab/gone")
     backend.delete("objects/ab/gone")  # again: nothing to do, no error
     backend.delete("never/there")
+
+
+def test_reading_a_missing_folder_or_bucket_says_so(missing: Backend, tmp_path: Path) -> None:
+    reads = [
+        lambda: missing.get("coral-remote.json", 100),
+        lambda: missing.get_to_file("objects/ab/x", tmp_path / "out", 100),
+        lambda: list(missing.list("refs/heads/")),
+    ]
+    for read in reads:  # not "no such key": an empty remote and a typo must differ
+        with pytest.raises(RemoteNotFoundError, match="does not exist") as raised:
+            read()
+        assert isinstance(raised.value, FileNotFoundError)
+    assert not missing.exists("coral-remote.json")
+
+
+def test_a_write_creates_a_missing_folder_but_never_a_bucket(missing: Backend) -> None:
+    from coral.remote.file import FileBackend
+
+    if isinstance(missing, FileBackend):
+        missing.put_if("coral-remote.json", b"{}", etag=None)
+        assert missing.root.is_dir() and list(missing.list("")) == ["coral-remote.json"]
+        return
+    with pytest.raises(RemoteNotFoundError, match="create the bucket first"):
+        missing.put_if("coral-remote.json", b"{}", etag=None)
+    with pytest.raises(RemoteNotFoundError):
+        missing.put("objects/ab/x", b"x")

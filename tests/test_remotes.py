@@ -4,7 +4,9 @@ what would lose commits, and trusting nothing the remote says."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from coral.remote.keys import object_key
 from coral.version_control import Repository
 from tests.conftest import FAKE_AWS_KEY_ID, FAKE_AWS_SECRET
 from tests.helpers import assert_bit_exact
+from tests.test_remote_backends import missing_remote_url
 
 
 @pytest.fixture(params=["file", "s3", "minio"])
@@ -62,15 +65,15 @@ def _history(repo: Repository, rng: np.random.Generator) -> None:
         weights["f32"] = weights["f32"] + np.float32(1e-3) * rng.standard_normal((64, 32)).astype(
             np.float32
         )
-        repo.stage_weights({"f32": weights["f32"]})
+        repo.stage_weights({"f32": weights["f32"]}, partial=True)
         repo.commit(f"step {step}")
     repo.tag_version("v1", "after two steps", {"acc": 0.5})
     repo.create_branch("exp")
     repo.checkout("exp")
-    repo.stage_weights({"f64": weights["f64"] * 2})
+    repo.stage_weights({"f64": weights["f64"] * 2}, partial=True)
     repo.commit("exp: double f64")
     repo.checkout("main")
-    repo.stage_weights({"i8": weights["i8"][::-1].copy()})
+    repo.stage_weights({"i8": weights["i8"][::-1].copy()}, partial=True)
     repo.commit("main: flip i8")
     repo.merge("exp")
     repo.tag_version("v2", None, {"acc": 0.75})
@@ -276,6 +279,7 @@ def test_pull_does_not_move_a_checked_out_branch_with_staged_changes(tmp_path: P
 
 def test_sync_status_and_sync(tmp_path: Path, rng: np.random.Generator) -> None:
     url = f"file://{tmp_path / 'remote'}"
+    (tmp_path / "remote").mkdir()  # an empty folder: an empty remote
     a = _repo(tmp_path, "a", url)
     empty = a.get_sync_status("origin")
     assert empty["needs_push"] == 0 and empty["is_synced"]
@@ -511,6 +515,7 @@ def test_add_list_remove_remotes_as_in_the_chapter(tmp_path: Path) -> None:
 def test_pulling_from_an_empty_remote_does_nothing_and_a_foreign_one_is_refused(
     tmp_path: Path,
 ) -> None:
+    (tmp_path / "empty").mkdir()
     repo = _repo(tmp_path, "a", f"file://{tmp_path / 'empty'}")
     assert repo.pull("origin")["weights_pulled"] == 0
     foreign = tmp_path / "foreign"
@@ -565,6 +570,7 @@ def test_a_push_killed_midway_resumes_and_the_ref_never_ran_ahead(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
     url = f"file://{tmp_path / 'remote'}"
+    (tmp_path / "remote").mkdir()
     a = _repo(tmp_path, "a", url)
     _history(a, rng)
     total = a.get_sync_status("origin")["needs_push"]
@@ -810,3 +816,187 @@ def test_a_failed_clone_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RemoteFormatError):
         Repository.clone(f"file://{foreign}", tmp_path / "kept")
     assert [p.name for p in (tmp_path / "kept").iterdir()] == ["mine.txt"]
+
+
+# --- a remote whose folder or bucket does not exist ---
+
+
+@pytest.fixture(params=["file", "s3", "minio"])
+def missing_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return missing_remote_url(request.param, request, tmp_path)
+
+
+def _names(url: str) -> str:
+    return re.escape(f"no remote at {url}")
+
+
+def test_clone_of_a_missing_folder_or_bucket_raises_and_leaves_nothing(
+    tmp_path: Path, missing_url: str
+) -> None:
+    with pytest.raises(RemoteNotFoundError, match=_names(missing_url)) as raised:
+        Repository.clone(missing_url, tmp_path / "new" / "copy")
+    assert isinstance(raised.value, FileNotFoundError)
+    assert list(tmp_path.iterdir()) == []  # no copy, nor the folder made on the way to it
+
+
+def test_pull_sync_and_status_of_a_missing_remote_raise_and_change_nothing(
+    tmp_path: Path, missing_url: str
+) -> None:
+    repo = _repo(tmp_path, "a", missing_url)
+    repo.stage_weights({"w": np.zeros(4, np.float32)})
+    head = repo.commit("base").commit_hash
+    calls = [
+        repo.pull,
+        repo.sync,  # pulls first: nothing is pushed to a typo
+        repo.get_sync_status,
+        lambda name: repo.get_weight("w", "main", remote=name),  # one weight, read remotely
+    ]
+    for call in calls:
+        with pytest.raises(RemoteNotFoundError, match=_names(missing_url)):
+            call("origin")
+    assert repo.resolve_ref("main") == head and repo.list_remotes().keys() == {"origin"}
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]  # no folder created at the typo
+
+
+def test_a_push_creates_a_missing_folder_but_not_a_missing_bucket(
+    tmp_path: Path, missing_url: str
+) -> None:
+    repo = _repo(tmp_path, "a", missing_url)
+    repo.stage_weights({"w": np.arange(4, dtype=np.float32)})
+    head = repo.commit("base").commit_hash
+    if missing_url.startswith("file://"):
+        assert repo.push("origin")["branches_updated"] == {"main": head}
+        assert Repository.clone(missing_url, tmp_path / "b").resolve_ref("main") == head
+        return
+    with pytest.raises(RemoteNotFoundError, match=_names(missing_url)) as raised:
+        repo.push("origin")
+    assert "create the bucket first" in str(raised.value)
+
+
+def test_coral_clone_of_a_missing_folder_prints_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coral.cli.app import main
+    from coral.cli.output import Output
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # paths are relative to -C, not to where coral runs
+
+    def clone(url: str) -> tuple[int, list[str]]:
+        err = io.StringIO()
+        code = main(["-C", str(work), "clone", url, "copy"], Output(io.StringIO(), err))
+        return code, err.getvalue().splitlines()
+
+    typo = f"file://{tmp_path / 'typo'}"
+    assert clone(typo) == (
+        1,
+        [
+            f"error: no remote at {typo}: the folder {tmp_path / 'typo'} does not exist "
+            "(check the URL; a push creates it)"
+        ],
+    )
+    assert list(work.iterdir()) == [] and list(elsewhere.iterdir()) == []
+    (tmp_path / "empty").mkdir()  # an existing empty folder is an empty remote: it clones
+    assert clone(f"file://{tmp_path / 'empty'}") == (0, [])
+    assert (work / "copy" / ".coral").is_dir() and list(elsewhere.iterdir()) == []
+
+
+def test_the_clone_magic_of_a_missing_folder_fails_in_one_line_and_keeps_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("IPython")
+    from tests.jupyter_helpers import Shell
+
+    monkeypatch.chdir(tmp_path)
+    shell = Shell()
+    try:
+        shell.run("%coral init work")
+        url = f"file://{tmp_path / 'typo'}"
+        message = shell.usage_error(f"%coral clone {url} {tmp_path / 'copy'}")
+        assert message.startswith(f"no remote at {url}: ")
+        assert shell.session.repo.path == (tmp_path / "work").resolve()
+        assert [p.name for p in tmp_path.iterdir()] == ["work"]
+    finally:
+        shell.ip.reset()
+
+
+# --- a name is a branch or a tag, never both ---
+
+
+def _shared(tmp_path: Path) -> tuple[Repository, Repository]:
+    """``a`` pushed one commit to a folder remote; ``b`` is its clone."""
+    url = f"file://{tmp_path / 'remote'}"
+    a = _repo(tmp_path, "a", url)
+    a.stage_weights({"w": np.zeros(4, np.float32)})
+    a.commit("base")
+    a.push("origin")
+    return a, Repository.clone(url, tmp_path / "b")
+
+
+def test_a_pulled_tag_named_like_a_local_branch_is_rejected_and_not_installed(
+    tmp_path: Path,
+) -> None:
+    a, b = _shared(tmp_path)
+    b.create_branch("exp")
+    a.stage_weights({"w": np.ones(4, np.float32)})
+    a.commit("next")
+    a.tag_version("exp", "a tag on a's main")
+    a.push("origin")
+    for force in (False, True):  # force takes the remote's tags, never over a branch
+        result = b.pull("origin", force=force)
+        assert "is a local branch" in result["rejected"]["tag exp"]
+        assert result["tags_pulled"] == []
+        assert b.list_versions() == []
+        assert b.resolve_ref("exp") == b.branch_manager.get_branch("exp").commit_hash
+    assert b.resolve_ref("main") == a.resolve_ref("main")  # the rest was pulled
+
+
+def test_a_pulled_branch_named_like_a_local_tag_is_rejected_and_not_created(
+    tmp_path: Path,
+) -> None:
+    a, b = _shared(tmp_path)
+    mine = b.tag_version("exp").commit_hash
+    a.create_branch("exp")
+    a.checkout("exp")
+    a.stage_weights({"w": np.ones(4, np.float32)})
+    a.commit("on exp")
+    a.push("origin")
+    result = b.pull("origin")
+    assert "is already a tag" in result["rejected"]["refs/heads/exp"]
+    assert result["branches_created"] == []
+    assert not b.branch_manager.has_branch("exp")
+    assert b.resolve_ref("exp") == mine
+    assert b.resolve_ref("origin/exp") == a.resolve_ref("exp")  # still readable, and mergeable
+
+
+def test_a_name_the_remote_has_as_both_a_branch_and_a_tag_is_taken_as_neither(
+    tmp_path: Path,
+) -> None:
+    a, _ = _shared(tmp_path)
+    a.create_branch("exp")
+    a.tag_version("v1")
+    a.push("origin")
+    backend = open_backend(a.list_remotes()["origin"]["url"])
+    tag = json.loads(backend.get("tags/v1.json", 1 << 20).data)
+    backend.put("tags/exp.json", json.dumps({**tag, "name": "exp"}).encode())  # as S3 allows
+    c = _repo(tmp_path, "c", a.list_remotes()["origin"]["url"])
+    result = c.pull("origin")
+    assert "both a branch and a tag" in result["rejected"]["refs/heads/exp"]
+    assert "both a branch and a tag" in result["rejected"]["tag exp"]
+    assert [x.name for x in c.branch_manager.list_branches()] == ["main"]
+    assert [v.name for v in c.list_versions()] == ["v1"]
+    assert c.resolve_ref("origin/exp") == a.resolve_ref("exp")
+
+
+def test_the_branch_manager_refuses_a_tags_name_as_create_branch_does(repo: Repository) -> None:
+    repo.stage_weights({"w": np.zeros(2, np.float32)})
+    repo.commit("base")
+    repo.tag_version("v1")
+    with pytest.raises(InvalidValueError) as via_repo:
+        repo.create_branch("v1")
+    with pytest.raises(InvalidValueError) as via_manager:
+        repo.branch_manager.create_branch("v1", "HEAD")
+    assert str(via_manager.value) == str(via_repo.value)
+    assert not repo.branch_manager.has_branch("v1")

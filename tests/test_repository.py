@@ -11,6 +11,7 @@ import pytest
 
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
 from coral.errors import (
+    InvalidTypeError,
     InvalidValueError,
     InvalidWeightError,
     NotARepositoryError,
@@ -84,14 +85,97 @@ def test_staging_accumulates_across_calls(repo: Repository) -> None:
     assert set(commit.weight_hashes) == {"a", "b"}
 
 
-def test_a_commit_carries_over_unstaged_weights_from_its_parent(repo: Repository) -> None:
+def test_a_partial_stage_carries_over_unstaged_weights_from_the_parent(repo: Repository) -> None:
     repo.stage_weights({"a": np.ones(3, np.float32), "b": np.zeros(3, np.float32)})
     first = repo.commit("first")
-    repo.stage_weights({"b": np.full(3, 2.0, np.float32)})
+    repo.stage_weights({"b": np.full(3, 2.0, np.float32)}, partial=True)
+    assert repo.status().partial and repo.status().removed == []
     second = repo.commit("second")
     assert second.weight_hashes["a"] == first.weight_hashes["a"]
     assert second.weight_hashes["b"] != first.weight_hashes["b"]
     assert second.parent_hashes == [first.commit_hash]
+
+
+def test_a_commit_is_exactly_the_snapshot_staged_since_the_last_one(repo: Repository) -> None:
+    three = {f"{i}.weight": np.full(2, i, np.float32) for i in range(3)}
+    repo.stage_weights(three)
+    first = repo.commit("three layers")
+    repo.stage_weights({"0.weight": np.zeros(2, np.float32)})  # the model lost two layers
+    second = repo.commit("one layer")
+    assert sorted(second.weight_hashes) == ["0.weight"]
+    assert repo.diff(first.commit_hash)["removed"] == ["1.weight", "2.weight"]
+    assert not repo.status().partial  # the partial mark never outlives its commit
+
+
+def test_status_says_what_the_commit_will_remove(repo: Repository) -> None:
+    repo.stage_weights({n: np.ones(2, np.float32) for n in ("0.weight", "2.bias", "2.weight")})
+    repo.commit("base")
+    repo.stage_weights({"0.weight": np.ones(2, np.float32)})
+    status = repo.status()
+    assert status.removed == ["2.bias", "2.weight"] and status.has_changes
+    assert "removes 2 weights: 2.bias, 2.weight" in str(status)
+
+
+def test_a_commit_that_restages_only_the_weights_drops_stale_optimizer_state(
+    repo: Repository,
+) -> None:
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    repo.stage_weights({k: v.detach() for k, v in model.state_dict().items()})
+    repo.stage_optimizer_state(opt)
+    with_state = repo.commit("weights and moments")
+    assert any(n.startswith("__optimizer__/") for n in with_state.weight_hashes)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    repo.stage_weights({k: v.detach() for k, v in model.state_dict().items()})
+    weights_only = repo.commit("weights only")
+    assert sorted(weights_only.weight_hashes) == ["bias", "weight"]
+
+
+def test_model_files_carry_forward_unless_restaged_or_removed(repo: Repository) -> None:
+    repo.stage_weights({"w": np.ones(2, np.float32)})
+    repo.stage_files({"config.json": b'{"a": 1}', "vocab.txt": b"x"})
+    repo.commit("model with files")
+    repo.stage_weights({"w": np.zeros(2, np.float32)})
+    repo.stage_files({"config.json": b'{"a": 2}'})
+    second = repo.commit("new weights and config")
+    assert repo.get_files(second.commit_hash) == {"config.json": b'{"a": 2}', "vocab.txt": b"x"}
+    repo.stage_removal("__file__/vocab.txt")
+    third = repo.commit("drop the vocabulary")
+    assert repo.get_files(third.commit_hash) == {"config.json": b'{"a": 2}'}
+    assert sorted(repo.get_all_weights(third.commit_hash)) == ["w"]
+
+
+def test_staging_only_files_or_removals_keeps_heads_weights(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)})
+    repo.commit("two")
+    repo.stage_files({"README.md": b"hello"})
+    assert sorted(repo.commit("a file").weight_hashes) == ["__file__/README.md", "a", "b"]
+    repo.stage_removal("b")
+    assert repo.status().removed == ["b"]
+    assert sorted(repo.commit("git rm b").weight_hashes) == ["__file__/README.md", "a"]
+
+
+def test_a_removal_after_a_full_stage_leaves_the_name_out_of_the_snapshot(
+    repo: Repository,
+) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)})
+    repo.commit("two")
+    repo.stage_weights({"a": np.zeros(2, np.float32), "b": np.zeros(2, np.float32)})
+    repo.stage_removal("b")
+    assert sorted(repo.commit("only a").weight_hashes) == ["a"]
+
+
+def test_an_emptied_staging_area_forgets_the_partial_mark(repo: Repository) -> None:
+    repo.stage_weights({"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)})
+    repo.commit("two")
+    repo.stage_weights({"a": np.zeros(2, np.float32)}, partial=True)
+    repo.unstage("a")
+    repo.stage_weights({"a": np.full(2, 3, np.float32)})
+    assert repo.status().removed == ["b"]
 
 
 def test_status_separates_added_modified_unchanged_and_removed(repo: Repository) -> None:
@@ -309,6 +393,8 @@ def test_an_array_mutated_while_it_is_staged_is_stored_consistently(
         (lambda r: r.unstage(5), WeightTypeError),
         (lambda r: r.log(max_commits="3"), InvalidValueError),
         (lambda r: r.commit("m", author=5), InvalidValueError),
+        (lambda r: r.commit("m", tags=5), InvalidTypeError),
+        (lambda r: r.commit("m", tags=[5]), InvalidValueError),
         (lambda r: r.tag_version("big", metrics={"x": 10**400}), InvalidValueError),
         (lambda r: WeightMetadata("w", "12", np.float32), WeightTypeError),
         (

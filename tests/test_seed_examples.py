@@ -700,7 +700,8 @@ def test_log_of_a_named_branch_follows_that_branch(repo, rng):
 
 def _diff_fixture(repo, rng):
     """A commit with layer1/old_layer/layer2, then one that modifies layer1, removes old_layer
-    and adds layer3.weight and layer3.bias."""
+    and adds layer3.weight and layer3.bias, made with the chapter's own API: the second
+    snapshot simply lacks old_layer."""
     base = {
         "layer1.weight": _tensor("layer1.weight", rng.standard_normal((4, 3)).astype(np.float32)),
         "old_layer.weight": _tensor("old_layer.weight", np.ones((2, 2), np.float32)),
@@ -714,7 +715,7 @@ def _diff_fixture(repo, rng):
         "layer3.weight": _tensor("layer3.weight", np.full((3, 3), 2.0, np.float32)),
         "layer3.bias": _tensor("layer3.bias", np.full(3, 3.0, np.float32)),
     }
-    repo.stage_weights(newer_weights, remove_missing=True)
+    repo.stage_weights(newer_weights)
     newer = repo.commit("newer")
     return older, newer
 
@@ -958,3 +959,16 @@ def test_loading_from_branch_tip_and_historical_commit_measures_weight_change(re
     assert difference == expected
     assert difference > 0
     assert capsys.readouterr().out == f"Average weight change: {expected}\n"
+
+
+# --- the public reference implementation's import paths -------------------------------------
+
+
+def test_reference_implementation_import_paths_name_the_same_classes():
+    from coral.version_control import MergeConflictError, MergeStrategy, VersionGraph
+    from coral.version_control.repository import MergeConflictError as RepoConflictError
+    from coral.version_control.repository import MergeStrategy as RepoStrategy
+    from coral.version_control.version import VersionGraph as VersionModuleGraph
+
+    assert RepoStrategy is MergeStrategy and RepoConflictError is MergeConflictError
+    assert VersionModuleGraph is VersionGraph

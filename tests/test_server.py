@@ -30,7 +30,7 @@ def project(jp_root_dir: Path) -> Repository:
     repo.commit("first", metrics={"loss": 1.0})
     repo.create_branch("exp")
     repo.checkout("exp")
-    repo.stage_weights({"w": np.ones(3, np.float32)})
+    repo.stage_weights({"w": np.ones(3, np.float32)}, partial=True)
     repo.commit("on exp")
     repo.tag_version("v1", "exp result", {"acc": 0.9})
     repo.checkout("main")
@@ -80,7 +80,7 @@ async def test_summary_state_changes_with_anything_the_sidebar_shows(
 
     first = await state()
     assert await state() == first  # polling an unchanged repository: same token
-    project.stage_weights({"b": np.zeros(2, np.float32)})
+    project.stage_weights({"b": np.zeros(2, np.float32)}, partial=True)
     staged = await state()
     assert staged != first
     assert (await _get(jp_fetch, "repo", path="proj"))[1]["staged"] == {

@@ -147,8 +147,12 @@ def test_optimizer_state_is_stored_as_deltas_and_checked_on_load(repo: Repositor
     with pytest.raises(InvalidValueError, match="Adam"):
         repo.load_optimizer_state(sgd)
     plain = Repository(repo.path)
-    plain.stage_weights({"w": np.ones(2)}, remove_missing=True)
-    plain.commit("weights only")  # the optimizer state carries forward untouched
+    plain.stage_weights({"w": np.ones(2)}, partial=True)
+    plain.commit("one more weight")  # a partial update carries the optimizer state forward
     fresh = torch.optim.Adam(model.parameters(), lr=1.0)
     plain.load_optimizer_state(fresh)
     assert _bits(fresh.state_dict()) == _bits(opt.state_dict())
+    plain.stage_weights({"w": np.zeros(2)})
+    plain.commit("new weights, no optimizer")  # a snapshot never pairs them with old moments
+    with pytest.raises(InvalidValueError, match="holds no optimizer state"):
+        plain.load_optimizer_state(fresh)

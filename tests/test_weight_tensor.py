@@ -116,6 +116,13 @@ def test_zero_dim_and_empty_tensors_are_supported(name: str) -> None:
         (np.array(["a"]), None, InvalidWeightError, "cannot be stored"),
         (np.zeros(2, dtype=object), None, InvalidWeightError, "cannot be stored"),
         (np.zeros(2, dtype=[("a", "i4")]), None, InvalidWeightError, "cannot be stored"),
+        (np.ma.masked_array([1.0, 2.0], mask=[0, 1]), None, InvalidWeightError, "masked array"),
+        (  # no element masked: still refused, so whether a mask is dropped never depends on data
+            np.ma.masked_array(np.zeros(2, np.float32)),
+            WeightMetadata("w", (2,), np.float32),
+            InvalidWeightError,
+            r"'w' is a NumPy masked array",
+        ),
     ],
 )
 def test_bad_inputs_raise_one_clear_error(

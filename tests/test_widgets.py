@@ -34,15 +34,17 @@ def history(repo: Repository) -> dict[str, str]:
     repo.stage_weights(base)
     a = repo.commit("A", metrics={"loss": 1.0}).commit_hash
     repo.create_branch("exp")
-    repo.stage_weights({"b": np.ones(5, F32)})
+    repo.stage_weights({"b": np.ones(5, F32)}, partial=True)
     b = repo.commit("B", metrics={"loss": 0.8}).commit_hash
     repo.checkout("exp")
-    repo.stage_weights({"m": base["m"] + np.outer(np.ones(40), np.arange(30)).astype(F32)})
+    repo.stage_weights(
+        {"m": base["m"] + np.outer(np.ones(40), np.arange(30)).astype(F32)}, partial=True
+    )
     c = repo.commit("C").commit_hash
     repo.tag_version("v1", "exp result", {"loss": 0.7, "acc": 0.9})
     repo.checkout("main")
     m = repo.merge("exp").commit_hash
-    repo.stage_weights({"b": np.full(5, 2, F32)})
+    repo.stage_weights({"b": np.full(5, 2, F32)}, partial=True)
     d = repo.commit("D", metrics={"loss": 0.5}).commit_hash
     return {"A": a, "B": b, "C": c, "M": m, "D": d}
 

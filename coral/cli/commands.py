@@ -12,6 +12,8 @@ from coral.cli.output import Output
 from coral.errors import InvalidValueError
 from coral.version_control import Repository
 
+BISECT_UNDECIDED = 2  # git bisect's exit code when only skipped commits are left
+
 
 def init(repo_path: Path, args: argparse.Namespace, out: Output) -> int:
     target = Path(args.path) if args.path else repo_path
@@ -33,13 +35,13 @@ def add(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     total = 0
     for name in args.files:
         if Path(name).is_dir():
-            total += _add_folder(repo, Path(name), args.prefix, out)
+            total += _add_folder(repo, Path(name), args.prefix, out, partial=args.partial)
             continue
         loaded = load_weights_file(name, key=args.key)
         weights = loaded.weights
         if args.prefix:
             weights = {f"{args.prefix}{k}": v for k, v in weights.items()}
-        repo.stage_weights(weights)
+        repo.stage_weights(weights, partial=args.partial)
         total += len(weights)
         for skipped in loaded.skipped:
             out.error(f"warning: {name}: {skipped!r} is not a tensor; not staged")
@@ -49,12 +51,12 @@ def add(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _add_folder(repo: Repository, folder: Path, prefix: str, out: Output) -> int:
+def _add_folder(repo: Repository, folder: Path, prefix: str, out: Output, *, partial: bool) -> int:
     """A Hugging Face-style folder: its safetensors shards and the files beside them."""
     from coral.integrations.folders import read_model_folder
 
     loaded = read_model_folder(folder)
-    repo.stage_weights({f"{prefix}{k}": v for k, v in loaded.weights.items()})
+    repo.stage_weights({f"{prefix}{k}": v for k, v in loaded.weights.items()}, partial=partial)
     repo.stage_files(loaded.files)
     for skipped in loaded.skipped:
         out.error(
@@ -186,7 +188,7 @@ def tag(repo: Repository, args: argparse.Namespace, out: Output) -> int:
         gone = repo.delete_version(args.name)
         out.line(f"Deleted tag '{gone.name}' (was {gone.commit_hash[:8]})")
         return 0
-    version = repo.tag_version(args.name, args.description, dict(args.metric) or None, args.ref)
+    version = repo.tag_version(args.name, args.message, dict(args.metric) or None, args.ref)
     out.line(f"Tagged {version.commit_hash[:8]} as {version.name}")
     return 0
 
@@ -245,8 +247,8 @@ def blame(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 
 
 def reflog(repo: Repository, args: argparse.Namespace, out: Output) -> int:
-    name = args.branch or repo.current_branch
-    for n, entry in enumerate(repo.reflog(args.branch)):
+    name = args.branch or "HEAD"  # as git reflog: HEAD's log unless a branch is named
+    for n, entry in enumerate(repo.reflog(name)):
         where = str(entry.new)[:8] if entry.new else "(deleted)"
         out.line(f"{out.paint(where, 'yellow')} {name}@{{{n}}}: {entry.message}  ({entry.time})")
     return 0
@@ -269,7 +271,8 @@ def stats(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 def bisect(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     """``coral bisect GOOD BAD -- CMD ARGS``: CMD runs once per candidate with
     ``CORAL_BISECT_COMMIT`` and ``CORAL_REPO`` set; exit 0 means good, 125 skip (git's
-    convention), anything else bad."""
+    convention), anything else bad. Exits 0 with the first bad commit, or 2 (as git) when
+    skipped commits leave it undecided."""
     import os
     import subprocess
 
@@ -289,8 +292,9 @@ def bisect(repo: Repository, args: argparse.Namespace, out: Output) -> int:
         out.line(f"  {weights.commit.short_hash}: exit {code}")
         return None if code == 125 else code == 0
 
-    out.line(str(repo.bisect(args.good, args.bad, run)))
-    return 0
+    result = repo.bisect(args.good, args.bad, run)
+    out.line(str(result))
+    return 0 if result.first_bad is not None else BISECT_UNDECIDED
 
 
 def demo(start: Path, args: argparse.Namespace, out: Output) -> int:

@@ -53,7 +53,7 @@ def pull(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 
 
 def clone(start: Path, args: argparse.Namespace, out: Output) -> int:
-    target = Path(args.path) if args.path else start / _name_from(args.url)
+    target = start / (args.path or _name_from(args.url))  # relative to -C, as in git
     out.line(f"Cloning into '{target}'...")
     repo = Repository.clone(args.url, target, remote_name=args.origin)
     commits = len(repo.version_graph.commits())

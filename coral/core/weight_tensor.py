@@ -134,6 +134,7 @@ class WeightTensor:
     __slots__ = ("_data", "_metadata", "_object_id")
 
     def __init__(self, data: npt.ArrayLike, metadata: WeightMetadata | None = None) -> None:
+        refuse_masked(data, metadata.name if isinstance(metadata, WeightMetadata) else "")
         arr = canonical_array(data, copy=True)
         arr.flags.writeable = False
         self._data = arr
@@ -229,6 +230,23 @@ class WeightTensor:
         return (
             f"WeightTensor(name={self.name!r}, shape={self.shape}, dtype={self.dtype_name}, "
             f"nbytes={self.nbytes})"
+        )
+
+
+def refuse_masked(data: object, name: str = "") -> None:
+    """Refuse a NumPy masked array: it is an ``ndarray``, so it would be stored as its data
+    alone and read back without its mask. Refused even with nothing masked, so whether a mask
+    is silently dropped never depends on the values.
+
+    Raises:
+        InvalidWeightError: ``data`` is a ``np.ma.MaskedArray``.
+    """
+    if isinstance(data, np.ma.MaskedArray):
+        label = f"weight {name!r}" if name else "the data"
+        raise InvalidWeightError(
+            f"{label} is a NumPy masked array, and Coral stores values, not masks; stage "
+            "a.filled(fill_value) (and the mask as its own bool weight, np.ma.getmaskarray(a)), "
+            "or np.asarray(a) if the mask does not matter"
         )
 
 

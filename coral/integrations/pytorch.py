@@ -41,6 +41,21 @@ def _torch() -> Any:
     return torch
 
 
+def require_values(tensor: Any, name: str) -> None:
+    """Refuse a tensor on PyTorch's ``meta`` device (a shape and dtype, no values), before
+    anything tries to copy it out (which raises ``NotImplementedError``).
+
+    Raises:
+        InvalidWeightError: ``tensor`` is on the meta device.
+    """
+    if tensor.device.type == "meta":
+        raise InvalidWeightError(
+            f"weight {name!r} is a tensor on the meta device: it has a shape but no values; "
+            "materialise the model first (model.to_empty(device='cpu'), then initialise or "
+            "load its weights)"
+        )
+
+
 def pytorch_to_coral(source: Any, *, model_name: str | None = None) -> dict[str, WeightTensor]:
     """Convert a ``state_dict()`` or an ``nn.Module`` (parameters *and* buffers) to Coral.
 
@@ -71,6 +86,7 @@ def pytorch_to_coral(source: Any, *, model_name: str | None = None) -> dict[str,
             raise WeightTypeError(
                 f"state dict entry {name!r} is a {type(tensor).__name__}, not a tensor"
             )
+        require_values(tensor, name)
         array = as_numpy(tensor)
         metadata = WeightMetadata(
             name=name,
@@ -130,6 +146,11 @@ class LoadReport:
         return "; ".join(parts) or "all weights match the model"
 
 
+def torch_dtype_name(tensor: Any) -> str:
+    """Coral's name for ``tensor``'s dtype (``"bfloat16"``), whatever its device (meta too)."""
+    return dtype_name(as_numpy(_torch().empty(0, dtype=tensor.dtype)).dtype)
+
+
 def check_model_compatibility(model: Any, weights: Mapping[str, WeightTensor]) -> LoadReport:
     """Compare a module's state dict with ``weights``: names, shapes and dtypes."""
     target = model.state_dict()
@@ -140,7 +161,7 @@ def check_model_compatibility(model: Any, weights: Mapping[str, WeightTensor]) -
     for name in sorted(target.keys() & weights.keys()):
         have, want = weights[name], target[name]
         have_dtype = have.dtype_name
-        want_dtype = dtype_name(as_numpy(want.detach().reshape(-1)[:0]).dtype)
+        want_dtype = torch_dtype_name(want)
         if tuple(want.shape) != have.shape:
             report.mismatched[name] = (
                 f"shape {have.shape} in the weights, {tuple(want.shape)} in the model"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from coral.errors import RemoteError
+from coral.errors import RemoteError, RemoteNotFoundError
 
 
 class PreconditionFailed(RemoteError):
@@ -24,6 +24,12 @@ class PreconditionFailed(RemoteError):
 
 class RemoteKeyNotFound(RemoteError, KeyError):
     """No blob under that key."""
+
+
+class LocationNotFound(RemoteNotFoundError):
+    """The folder or bucket the remote's keys live in does not exist. Raised by reads (and by
+    writes where the backend cannot create it); :class:`~coral.remote.remote.Remote` adds the
+    remote's URL, which backends do not know."""
 
 
 @dataclass(frozen=True)
@@ -40,15 +46,21 @@ def content_etag(data: bytes) -> str:
 
 
 class Backend(ABC):
-    """Where a remote's keys live."""
+    """Where a remote's keys live: a folder or a bucket (and prefix).
+
+    A location that does not exist is not an empty remote: reads raise
+    :class:`LocationNotFound` (so a typo in a URL is not mistaken for a remote with nothing
+    pushed yet), and the first write creates it where the backend can (a folder).
+    """
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
 
     @abstractmethod
     def get(self, key: str, max_bytes: int) -> Blob:
-        """The blob under ``key``; :class:`RemoteKeyNotFound` if none, :class:`RemoteError`
-        if it is larger than ``max_bytes`` (checked before reading it)."""
+        """The blob under ``key``; :class:`RemoteKeyNotFound` if none (:class:`LocationNotFound`
+        if the folder or bucket itself is missing), :class:`RemoteError` if it is larger than
+        ``max_bytes`` (checked before reading it)."""
 
     @abstractmethod
     def get_to_file(self, key: str, target: Path, max_bytes: int) -> int:
@@ -78,7 +90,8 @@ class Backend(ABC):
 
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
-        """Every key under ``prefix`` (a folder: ends with ``/``), in no particular order."""
+        """Every key under ``prefix`` (a folder: ends with ``/``), in no particular order;
+        :class:`LocationNotFound` if the folder or bucket is missing."""
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections."""

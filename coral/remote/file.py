@@ -22,6 +22,7 @@ from coral.errors import RemoteError
 from coral.remote.backend import (
     Backend,
     Blob,
+    LocationNotFound,
     PreconditionFailed,
     RemoteKeyNotFound,
     content_etag,
@@ -35,7 +36,7 @@ _LOCK = ".lock"
 
 class FileBackend(Backend):
     def __init__(self, root: Path) -> None:
-        self.root = root  # created by the first write: reading a missing folder finds nothing
+        self.root = root  # created by the first write; reading a missing one is an error
 
     def _path(self, key: str) -> Path:
         path = self.root / key
@@ -55,6 +56,7 @@ class FileBackend(Backend):
             # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
             fd = os.open(self._path(key), os.O_RDONLY | os.O_NONBLOCK)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            self._require_root()
             raise RemoteKeyNotFound(f"no {key} on the remote") from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
@@ -170,7 +172,17 @@ class FileBackend(Backend):
             except OSError:
                 break  # not empty
 
+    def _require_root(self) -> None:
+        """Reads of a missing folder fail: a typo in a URL is not an empty remote."""
+        if not self.root.is_dir():
+            raise LocationNotFound(
+                f"{self.root} is a file, not a folder"
+                if self.root.exists()
+                else f"the folder {self.root} does not exist (check the URL; a push creates it)"
+            )
+
     def list(self, prefix: str) -> Iterator[str]:
+        self._require_root()
         base = self.root / prefix
         for folder, dirs, files in os.walk(base):
             at_root = Path(folder) == self.root

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coral.storage.store import TensorStore
+from coral.version_control.branch import BranchManager
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.refs import RefStore
 from coral.version_control.staging import StagingArea
@@ -20,6 +21,7 @@ class LocalSide:
     store: TensorStore
     commits: CommitStore
     refs: RefStore
+    branches: BranchManager  # creates branches: refuses a tag's name, as locally
     versions: VersionStore
     staging: StagingArea
     tracking: TrackingRefs

@@ -29,6 +29,7 @@ from coral.remote.remote import Remote, RemoteRefs
 from coral.storage.validation import MAX_OBJECT_BYTES
 from coral.version_control.commit import Commit
 from coral.version_control.refs import Branch
+from coral.version_control.version import Version
 from coral.version_control.walk import parents_first, reachable, weight_objects
 
 
@@ -69,7 +70,9 @@ def pull(
 ) -> dict[str, Any]:
     """Fetch, then update local branches: create the ones only the remote has, fast-forward
     the ones behind it; a diverged branch is reported in ``diverged`` and left alone (with
-    ``force``: reset to the remote's)."""
+    ``force``: reset to the remote's). A remote tag named like a local branch, or a remote
+    branch named like a local tag, is reported in ``rejected`` and not taken (even with
+    ``force``), the rule ``create_branch`` and ``tag_version`` follow."""
     result = PullResult()
     state = fetch(local, remote, result, force, progress_callback, show_progress, jobs)
     if state is not None:
@@ -102,18 +105,44 @@ def fetch(
         local.commits.put(commit)
     result.commits_pulled = len(commits)
     _record_tracking(local, remote, state, result)
+    _refuse_names_of_both_kinds(state, result)
     for tag in state.tags.values():
         mine = local.versions.by_name(tag.name)
         if mine is not None and mine.commit_hash == tag.commit_hash:
             continue  # already here
-        if local.versions.install(tag, replace=replace_tags):
-            result.tags_pulled.append(tag.name)
-        else:
-            result.rejected[f"tag {tag.name}"] = (
-                f"the remote's is on {tag.commit_hash[:8]}, yours on another commit; kept "
-                "yours (pull with force=True to take the remote's)"
-            )
+        _install_tag(local, tag, replace_tags, result)
     return state
+
+
+def _refuse_names_of_both_kinds(state: RemoteRefs, result: PullResult) -> None:
+    """A name the remote has as a branch and as a tag is taken as neither: which one it
+    meant cannot be known, and here a name resolves one way. Its tracking ref stays."""
+    for name in sorted(set(state.branches) & set(state.tags)):
+        why = (
+            f"the remote has both a branch and a tag named {name!r}; took neither so refs "
+            "stay unambiguous (rename one of them on the remote)"
+        )
+        result.rejected[f"refs/heads/{name}"] = why
+        result.rejected[f"tag {name}"] = why
+        del state.branches[name], state.tags[name]
+
+
+def _install_tag(local: LocalSide, tag: Version, replace: bool, result: PullResult) -> None:
+    with local.refs.lock.hold():  # the branch check and the install must be one step
+        if local.branches.has_branch(tag.name):
+            result.rejected[f"tag {tag.name}"] = (
+                f"{tag.name!r} is a local branch; kept the branch and left the remote's tag "
+                "out so refs stay unambiguous (rename the branch, then pull again)"
+            )
+            return
+        installed = local.versions.install(tag, replace=replace)
+    if installed:
+        result.tags_pulled.append(tag.name)
+    else:
+        result.rejected[f"tag {tag.name}"] = (
+            f"the remote's is on {tag.commit_hash[:8]}, yours on another commit; kept "
+            "yours (pull with force=True to take the remote's)"
+        )
 
 
 def fetch_commits(
@@ -265,11 +294,11 @@ def _update_branches(
         message = f"pull {remote.name}: "
         if mine is None:
             try:
-                local.refs.write_branch(
-                    Branch(name, theirs), expected=None, who=local.who, message=message + "created"
+                local.branches.create_branch(name, theirs, message=message + "created")
+            except CoralError as err:  # a local name clashes (a tag; 'x' here, 'x/y' there)
+                result.rejected[f"refs/heads/{name}"] = (
+                    f"{err}; the remote's branch stays readable as {remote.name}/{name}"
                 )
-            except CoralError as err:  # a local name clashes ('x' here, 'x/y' there)
-                result.rejected[f"refs/heads/{name}"] = str(err)
                 continue
             result.branches_created.append(name)
             result.branches_updated[name] = theirs

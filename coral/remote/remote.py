@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from coral.core.object_id import is_object_id
@@ -11,9 +12,10 @@ from coral.errors import (
     InvalidNameError,
     RemoteError,
     RemoteFormatError,
+    RemoteNotFoundError,
 )
 from coral.remote import keys
-from coral.remote.backend import Backend, PreconditionFailed, RemoteKeyNotFound
+from coral.remote.backend import Backend, LocationNotFound, PreconditionFailed, RemoteKeyNotFound
 from coral.storage.fsutil import dumps_json, loads_json
 from coral.version_control.commit import Commit, is_commit_hash
 from coral.version_control.commit_store import CommitStore
@@ -51,11 +53,23 @@ class Remote:
     def __exit__(self, *exc: object) -> None:
         self.backend.close()
 
+    @contextlib.contextmanager
+    def _located(self) -> Iterator[None]:
+        """A missing folder or bucket, reported with this remote's URL."""
+        try:
+            yield
+        except LocationNotFound as err:
+            raise RemoteNotFoundError(f"no remote at {self.url}: {err}") from None
+
     # --- the marker ---
 
     def is_initialised(self) -> bool:
+        """Whether a Coral remote is here; False for an empty folder or bucket (nothing
+        pushed yet). Raises :class:`RemoteNotFoundError` when the folder or bucket itself
+        does not exist."""
         try:
-            blob = self.backend.get(keys.MARKER, keys.MAX_SMALL_BLOB)
+            with self._located():
+                blob = self.backend.get(keys.MARKER, keys.MAX_SMALL_BLOB)
         except RemoteKeyNotFound:
             return False
         try:
@@ -70,11 +84,16 @@ class Remote:
         return True
 
     def initialise(self) -> None:
-        if not self.is_initialised():
-            try:
+        """Mark the location as a Coral remote (a push's first step). The write creates a
+        missing folder; a missing bucket fails it with :class:`RemoteNotFoundError`."""
+        with contextlib.suppress(RemoteNotFoundError):  # the write below creates or refuses
+            if self.is_initialised():
+                return
+        try:
+            with self._located():
                 self.backend.put_if(keys.MARKER, dumps_json({"format": keys.FORMAT}), etag=None)
-            except PreconditionFailed:
-                self.is_initialised()  # another pusher created it first: check its format
+        except PreconditionFailed:
+            self.is_initialised()  # another pusher created it first: check its format
 
     # --- listings ---
 
@@ -88,7 +107,9 @@ class Remote:
 
     def refs(self) -> RemoteRefs:
         out = RemoteRefs()
-        for key in sorted(self.backend.list(keys.BRANCHES)):
+        with self._located():
+            branch_keys = sorted(self.backend.list(keys.BRANCHES))
+        for key in branch_keys:
             try:
                 name = keys.branch_from_key(key)
                 out.branches[name] = self._read_ref(key, name)

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from coral.errors import MissingExtraError, RemoteError
-from coral.remote.backend import Backend, Blob, PreconditionFailed, RemoteKeyNotFound, read_into
+from coral.remote.backend import (
+    Backend,
+    Blob,
+    LocationNotFound,
+    PreconditionFailed,
+    RemoteKeyNotFound,
+    read_into,
+)
 from coral.remote.url import RemoteSpec
 
 MULTIPART_THRESHOLD = 64 << 20
@@ -80,7 +87,10 @@ class S3Backend(Backend):
                 raise PreconditionFailed(f"{key} changed on the remote") from None
             if code in ("NoSuchKey", "404", "NotFound") or status == 404:
                 if code == "NoSuchBucket":
-                    raise RemoteError(f"the bucket {self.bucket!r} does not exist") from None
+                    raise LocationNotFound(
+                        f"the bucket {self.bucket!r} does not exist; check the URL, or create "
+                        "the bucket first (a push cannot create it)"
+                    ) from None
                 raise RemoteKeyNotFound(f"no {key} on the remote") from None
             if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 raise RemoteError(

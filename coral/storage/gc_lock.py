@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from coral.errors import LockTimeoutError
+from coral.errors import LockOrderError, LockTimeoutError
 from coral.storage import forksafe
 from coral.storage.locking import RepositoryLock, describe_holder, record_holder
 
@@ -63,8 +63,9 @@ class GcLock:
                 yield
             return
         if self._outer is not None and self._outer.held_by_this_thread():
-            raise RuntimeError(
-                "internal error: the gc lock must be taken before the repository lock"
+            raise LockOrderError(
+                "a write started while this thread holds the repository lock (from a callback "
+                "of a locked operation?); nothing was written: write after that operation"
             )
         with self._holding(fcntl.LOCK_SH):
             yield
@@ -74,7 +75,10 @@ class GcLock:
         """Held by gc: no writer is between looking at the store and publishing."""
         if getattr(self._local, "depth", 0):
             if self._local.mode != fcntl.LOCK_EX:
-                raise RuntimeError("internal error: gc cannot run inside a write")
+                raise LockOrderError(
+                    "gc cannot run inside a write (from a stage_weights progress callback, "
+                    "say); nothing was collected: call gc after the write has returned"
+                )
             with self._nested():
                 yield
             return

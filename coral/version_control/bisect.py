@@ -3,7 +3,9 @@
 The candidates are the commits on a path from ``good`` to ``bad`` (first parents when
 ``good`` is on ``bad``'s first-parent line, as ``git bisect --first-parent``). Each candidate
 is handed to the test lazily (its tensors are read when the test looks at them), and a test
-may answer None to skip a commit it cannot judge (as ``git bisect skip``).
+may answer None to skip a commit it cannot judge (as ``git bisect skip``). When only skipped
+commits are left between the last good one and the first known bad one, no commit is named:
+any of them could be the first bad one, and the result lists them all, as git does.
 """
 
 from __future__ import annotations
@@ -28,22 +30,44 @@ class BisectStep:
 
 @dataclass
 class BisectResult:
-    """The first bad commit, and every evaluation made to find it (in order)."""
+    """The first bad commit, and every evaluation made to find it (in order).
 
-    first_bad: Commit
+    Attributes:
+        first_bad: the first bad commit; None when skipped commits hide it.
+        steps: every evaluation, in order.
+        candidates: the commits strictly between ``good`` and ``bad``.
+        undecided: when ``first_bad`` is None, the commits that could be the first bad one,
+            in path order: the skipped ones after the last good commit, then the first known
+            bad one. Empty otherwise.
+    """
+
+    first_bad: Commit | None
     steps: list[BisectStep] = field(default_factory=list)
     candidates: int = 0
+    undecided: list[Commit] = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [
-            f"{self.first_bad.commit_hash} is the first bad commit "
-            f"({len(self.steps)} evaluations for {self.candidates} candidates)",
-            f"    {self.first_bad.metadata.message}",
-        ]
+        evaluations = f"{len(self.steps)} evaluations for {self.candidates} candidates"
+        if self.first_bad is None:
+            lines = [
+                f"There are only 'skip'ped commits left to test ({evaluations}).",
+                "The first bad commit could be any of:",
+                *(f"  {c.commit_hash} {_title(c.metadata.message)}" for c in self.undecided),
+            ]
+        else:
+            lines = [
+                f"{self.first_bad.commit_hash} is the first bad commit ({evaluations})",
+                f"    {self.first_bad.metadata.message}",
+            ]
         for step in self.steps:
             verdict = {True: "good", False: "bad", None: "skip"}[step.good]
-            lines.append(f"  {step.commit_hash[:8]} {verdict:<4} {step.message.splitlines()[0]}")
+            lines.append(f"  {step.commit_hash[:8]} {verdict:<4} {_title(step.message)}")
         return "\n".join(lines)
+
+
+def _title(message: str) -> str:
+    """A commit message's first line ("" for an empty message)."""
+    return message.splitlines()[0] if message else ""
 
 
 def threshold_test(
@@ -87,8 +111,8 @@ def bisect_path(
     skipped: set[int] = set()
     while hi - lo > 1:
         mid = _pick(lo, hi, skipped)
-        if mid is None:
-            break  # only skipped commits left between: the first bad one is among them
+        if mid is None:  # all of path[lo + 1 : hi] skipped: any of them, or hi, is first bad
+            return BisectResult(None, steps, len(path) - 2, list(path[lo + 1 : hi + 1]))
         verdict = judge(path[mid])
         if verdict is None:
             skipped.add(mid)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
-from coral.errors import CannotDeleteCurrentBranchError, RefNotFoundError
+from coral.errors import CannotDeleteCurrentBranchError, InvalidValueError, RefNotFoundError
 from coral.version_control.refnames import check_ref_name
 from coral.version_control.refs import Branch, RefStore
+from coral.version_control.version import VersionStore
 
 __all__ = ["Branch", "BranchManager"]
 
@@ -15,7 +16,8 @@ __all__ = ["Branch", "BranchManager"]
 class BranchManager:
     """Create, list, move and delete branches; knows which branch HEAD is on.
 
-    Reached as ``repo.branch_manager``. ``who`` is the identity recorded in the reflog.
+    Reached as ``repo.branch_manager``. ``who`` is the identity recorded in the reflog;
+    ``tags`` the repository's tags, whose names no branch may take.
     """
 
     def __init__(
@@ -23,21 +25,42 @@ class BranchManager:
         refs: RefStore,
         resolve: Callable[[str], str],
         who: Callable[[], str] = lambda: "coral",
+        *,
+        tags: VersionStore,
     ) -> None:
         self._refs = refs
         self._resolve = resolve
         self._who = who
+        self._tags = tags
 
-    def create_branch(self, name: str, commit_ref: str, parent_branch: str | None = None) -> Branch:
-        """Create ``name`` at ``commit_ref`` (any ref); raises :class:`RefExistsError` if the
-        branch exists and :class:`RefNotFoundError` if the ref does not resolve."""
+    def create_branch(
+        self,
+        name: str,
+        commit_ref: str,
+        parent_branch: str | None = None,
+        *,
+        message: str | None = None,
+    ) -> Branch:
+        """Create ``name`` at ``commit_ref`` (any ref); ``message`` goes to the reflog.
+
+        Raises:
+            RefExistsError: the branch exists.
+            InvalidValueError: a tag has that name (a name is a branch or a tag, never both,
+                so that it resolves one way).
+            RefNotFoundError: ``commit_ref`` does not resolve.
+        """
         branch = Branch(check_ref_name(name), self._resolve(commit_ref), parent_branch)
-        self._refs.write_branch(
-            branch,
-            expected=None,
-            who=self._who(),
-            message=f"branch: created at {branch.commit_hash[:8]}",
-        )
+        with self._refs.lock.hold():  # the tag check and the creation must be one step
+            if self._tags.by_name(branch.name) is not None:
+                raise InvalidValueError(
+                    f"{name!r} is already a tag; pick another branch name so refs stay unambiguous"
+                )
+            self._refs.write_branch(
+                branch,
+                expected=None,
+                who=self._who(),
+                message=message or f"branch: created at {branch.commit_hash[:8]}",
+            )
         return branch
 
     def update_branch(

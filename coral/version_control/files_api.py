@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from coral.errors import InvalidTypeError
 from coral.storage.pack_store import PackStore
 from coral.version_control.assets import (
     OPTIMIZER_PREFIX,
@@ -37,9 +38,14 @@ class ModelFileCommands:
 
         Returns:
             ``{path: object_id}``.
+
+        Raises:
+            InvalidTypeError: contents that are not ``bytes``, ``bytearray`` or
+                ``memoryview`` (checked for every file before anything is stored).
         """
         arrays = {
-            file_weight_name(path): as_file_array(bytes(data)) for path, data in files.items()
+            file_weight_name(path): as_file_array(bytes(_file_bytes(path, data)))
+            for path, data in files.items()
         }
         stored = self._stage(arrays)
         return {file_path(name): oid for name, oid in stored.items()}
@@ -78,3 +84,15 @@ class ModelFileCommands:
         names = sorted(n for n in commit.weight_hashes if n.startswith(OPTIMIZER_PREFIX))
         arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
         load_optimizer_entries(optimizer, dict(zip(names, arrays, strict=True)))
+
+
+def _file_bytes(path: str, data: object) -> bytes | bytearray | memoryview:
+    # bytes(data) would also take a str with an encoding error, an int (that many zero bytes)
+    # or a list of ints: accept only what is already bytes.
+    if not isinstance(data, bytes | bytearray | memoryview):
+        hint = "encode text first: text.encode()" if isinstance(data, str) else "read it as bytes"
+        raise InvalidTypeError(
+            f"model file {path!r} must be bytes (or bytearray, memoryview), got "
+            f"{type(data).__name__}; {hint}"
+        )
+    return data

@@ -17,7 +17,7 @@ from coral.version_control.blame import BlameEntry, blame
 from coral.version_control.commit import Commit
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.graph import VersionGraph
-from coral.version_control.refs import Branch, ReflogEntry, RefStore
+from coral.version_control.refs import Branch, ReflogEntry, RefStore, reflog_name
 
 
 @dataclass(frozen=True)
@@ -87,20 +87,31 @@ class InspectCommands:
 
         return blame(start, parent_of, read if stats else None)
 
-    def reflog(self, branch: str | None = None) -> list[ReflogEntry]:
-        """Where ``branch`` (default: the current one) has pointed, newest first: every
-        commit, checkout, merge, reset, pull... with who and when. ``branch@{N}`` resolves to
-        the N-th entry, so ``repo.reset("main@{1}")`` undoes the last move."""
-        name = branch or self.current_branch
-        if name is None:
-            raise InvalidValueError("HEAD is detached: name the branch whose reflog to show")
-        return list(reversed(self._refs.reflog(f"refs/heads/{name}")))
+    def reflog(self, ref: str | None = None) -> list[ReflogEntry]:
+        """Where a branch has pointed, or with ``"HEAD"`` where HEAD has been, newest first:
+        every commit, merge, reset, pull... (and for HEAD every checkout and detached commit),
+        with who and when. ``ref@{N}`` is where it was N moves ago (``reflog(ref)[N - 1].old``),
+        so ``repo.reset("main@{1}")`` undoes the last move.
+
+        Args:
+            ref: a branch name or ``"HEAD"``. Default: the current branch, as ``@{N}`` reads
+                it (HEAD's reflog when HEAD is detached). ``coral reflog`` defaults to HEAD's,
+                as ``git reflog`` does.
+
+        Example:
+            >>> repo.checkout("main")  # leaves a commit made on a detached HEAD  # doctest: +SKIP
+            >>> left = repo.reflog("HEAD")[0].old                              # doctest: +SKIP
+            >>> repo.create_branch("rescued", left)                            # doctest: +SKIP
+        """
+        name = ref or self.current_branch or "HEAD"
+        return list(reversed(self._refs.reflog(reflog_name(name))))
 
     def reset(self, ref: str | None = None) -> Commit | None:
         """Like ``git reset``: without ``ref``, empty the staging area; with one, also move
         the current branch to ``ref`` (any ref, including ``main@{1}`` from the reflog: the
-        way to undo a commit, a merge or a pull). The move is recorded in the reflog, so it
-        can itself be undone. Returns the commit the branch now points at."""
+        way to undo a commit, a merge or a pull). The move is recorded in the branch's and
+        HEAD's reflogs, so it can itself be undone. Returns the commit the branch now points
+        at."""
         if ref is None:
             self.unstage(None)
             return None

@@ -6,11 +6,15 @@ Against the merge base (the newest best common ancestor in the commit graph), pe
 * changed on one side only (including added or removed there): that side;
 * changed on both sides: a *conflict*, resolved by the strategy (or a per-name override).
 
-:func:`plan_merge` makes these decisions and checks that every conflict can be resolved the way
-it is asked to (same shape and dtype on both sides, a base version for task-vector methods,
-float data for anything that computes). The :class:`MergePlan` is what ``dry_run`` returns; a
-real merge computes the planned tensors one at a time (:func:`merged_tensors`) and commits
-them with both parents.
+:func:`plan_tensors` makes these decisions and checks that every conflict can be resolved the way
+it is asked to (same shape and dtype on both sides, a base version for task-vector methods).
+Only float weights are ever combined: integer, bool and complex weights, model files and
+optimizer state are taken whole from one side (:class:`NonFloat`), whatever their shapes; an
+optimizer state changed on both sides comes whole from one side, never as a mix of two runs'
+entries. A conflict whose computed result would be exactly one side (``merge_alpha=1``...)
+takes that side's stored object. The :class:`MergePlan` is what ``dry_run`` returns; a real
+merge computes the planned tensors one at a time (:func:`merged_tensors`) and commits them
+with both parents.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from coral.core.weight_tensor import WeightMetadata
 from coral.errors import InvalidValueError, MergeConflictError
+from coral.version_control.assets import OPTIMIZER_PREFIX, is_file_name, is_reserved_name
 from coral.version_control.commit import Commit
 from coral.version_control.merge_methods import METHODS, can_combine, combine, validate_params
 
@@ -67,8 +72,9 @@ class MergeStrategy(Enum):
 
 
 class NonFloat(Enum):
-    """What happens to a conflicting integer, bool or complex weight under a computing strategy
-    (they are never averaged: a step counter or a mask has no meaningful mean)."""
+    """What happens under a computing strategy to a conflicting entry that is never combined:
+    an integer, bool or complex weight (a step counter or a mask has no meaningful mean), a
+    model file, or optimizer state (two runs' Adam moments have no meaningful mix either)."""
 
     OURS = "ours"
     THEIRS = "theirs"
@@ -115,6 +121,11 @@ class StrategyChooser:
     ) -> None:
         self.default = default
         self.overrides: list[tuple[str, Resolution]] = []
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise InvalidValueError(
+                "overrides must be a mapping of glob -> strategy, e.g. {'*.bias': 'average'}, "
+                f"got {type(overrides).__name__} {overrides!r}"
+            )
         for pattern, spec in (overrides or {}).items():
             if not isinstance(pattern, str) or not pattern:
                 raise InvalidValueError(f"override patterns must be non-empty globs: {pattern!r}")
@@ -330,8 +341,12 @@ def plan_tensors(
 ) -> tuple[TensorMerge, ...]:
     """The three-way decision for every weight of either side."""
     mine, yours = versions_of(ours), versions_of(theirs)
+    names = sorted(set(mine) | set(yours))
+    optimizer = [name for name in names if name.startswith(OPTIMIZER_PREFIX)]
+    whole = _optimizer_state_whole(optimizer, mine, yours, base, chooser, non_float)
     return tuple(
-        _decide(
+        whole.get(name)
+        or _decide(
             name,
             mine.get(name, _ABSENT),
             yours.get(name, _ABSENT),
@@ -339,8 +354,46 @@ def plan_tensors(
             chooser,
             non_float,
         )
-        for name in sorted(set(mine) | set(yours))
+        for name in names
     )
+
+
+def _optimizer_state_whole(
+    names: Sequence[str],
+    mine: Mapping[str, WeightVersion],
+    yours: Mapping[str, WeightVersion],
+    base: Mapping[str, WeightVersion],
+    chooser: StrategyChooser,
+    non_float: NonFloat,
+) -> dict[str, TensorMerge]:
+    """For an optimizer state changed on both sides, the decisions that take it whole from one
+    side (empty otherwise: then the entry-by-entry rules already give one side's state).
+
+    Its entries (moments, step counts, the param groups) only make sense together; taking
+    each entry's newer version, even where only one side changed it, would assemble a state
+    that no run had.
+    """
+
+    def changed(side: Mapping[str, WeightVersion]) -> bool:
+        return any(side.get(n, _ABSENT).oid != base.get(n, _ABSENT).oid for n in names)
+
+    differing = [n for n in names if mine.get(n, _ABSENT).oid != yours.get(n, _ABSENT).oid]
+    if not differing or not (changed(mine) and changed(yours)):
+        return {}
+    reason = "optimizer state changed on both sides"
+    choices = {n: _whole_side(chooser.for_name(n), non_float, "optimizer state") for n in differing}
+    if len({side for side, _ in choices.values()}) > 1:
+        why = "optimizer state is taken whole from one side, but overrides differ on which"
+        choices = dict.fromkeys(differing, (None, why))
+    out = {}
+    for name, (side, how) in choices.items():
+        if side is None:
+            strategy = chooser.for_name(name).strategy.value
+            out[name] = TensorMerge(name, "unresolved", reason, True, strategy, how)
+        else:
+            version = (mine if side == "ours" else yours).get(name, _ABSENT)
+            out[name] = TensorMerge(name, _taken(side, version), reason, True, how)
+    return out
 
 
 def _decide(
@@ -391,10 +444,11 @@ def _resolve_conflict(
     def cannot(why: str) -> TensorMerge:
         return TensorMerge(name, "unresolved", reason, True, strategy.value, why)
 
-    if strategy is MergeStrategy.OURS or strategy is MergeStrategy.THEIRS:
-        return take(strategy.value, strategy.value)
-    if strategy is MergeStrategy.FAIL:
-        return cannot("changed on both sides and the strategy is 'fail'")
+    what = _never_combined(name, o.metadata, t.metadata)
+    if not strategy.computes or what is not None:
+        # Taking one side whole needs no equal shapes, nor the weight on both sides.
+        side, how = _whole_side(resolution, non_float, what)
+        return take(side, how) if side is not None else cannot(how)
     if o.metadata is None or t.metadata is None:
         return cannot(
             f"{reason}: {strategy.value} needs the weight on both sides; "
@@ -406,11 +460,8 @@ def _resolve_conflict(
             f"{_describe(t.metadata)}), so they cannot be combined; use an override of "
             "'ours' or 'theirs'"
         )
-    if not can_combine(o.metadata.dtype):
-        if non_float is NonFloat.FAIL:
-            return cannot(f"{o.metadata.dtype} data is never averaged (non_float='fail')")
-        return take(non_float.value, f"{non_float.value}, as {o.metadata.dtype} is not averaged")
-    if METHODS[strategy.value].needs_base:
+    method = METHODS[strategy.value]
+    if method.needs_base:
         if b.metadata is None:
             return cannot(
                 f"added on both sides, so {strategy.value} has no base version to "
@@ -421,7 +472,36 @@ def _resolve_conflict(
                 f"the base version is {_describe(b.metadata)}, the sides "
                 f"{_describe(o.metadata)}: {strategy.value} needs all three alike"
             )
+    exact = method.exact_side(resolution.params)
+    if exact is not None:  # the result is that side: reuse its object, bit for bit
+        return take(exact, strategy.value)
     return TensorMerge(name, "merged", reason, True, strategy.value)
+
+
+def _never_combined(name: str, *sides: WeightMetadata | None) -> str | None:
+    """What a conflicting entry is, if it is taken whole from one side rather than combined."""
+    if is_reserved_name(name):
+        return "a model file" if is_file_name(name) else "optimizer state"
+    for metadata in sides:
+        if metadata is not None and not can_combine(metadata.dtype):
+            return str(metadata.dtype)
+    return None
+
+
+def _whole_side(
+    resolution: Resolution, non_float: NonFloat, what: str | None
+) -> tuple[str | None, str]:
+    """The side a conflicting entry is taken whole from, and how that reads; the side is None
+    (and the text says why) when the merge must stop. ``what`` the entry is (``"int64"``,
+    ``"optimizer state"``...) matters under computing strategies, which follow ``non_float``."""
+    strategy = resolution.strategy
+    if strategy is MergeStrategy.OURS or strategy is MergeStrategy.THEIRS:
+        return strategy.value, strategy.value
+    if strategy is MergeStrategy.FAIL:
+        return None, "changed on both sides and the strategy is 'fail'"
+    if non_float is NonFloat.FAIL:
+        return None, f"{what} is never averaged (non_float='fail')"
+    return non_float.value, f"{non_float.value}, as {what} is not averaged"
 
 
 def _describe(metadata: WeightMetadata) -> str:

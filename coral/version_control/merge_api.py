@@ -108,8 +108,13 @@ class MergeCommands:
                 resolved) without writing anything.
             overrides: glob -> strategy (or ``{"strategy": ..., **params}``) for the weights
                 whose names match; the first matching glob wins.
-            non_float: conflicting integer/bool/complex weights are never combined: take
-                ``"ours"`` (default) or ``"theirs"``, or ``"fail"``.
+            non_float: conflicting integer/bool/complex weights, model files (``stage_files``)
+                and optimizer state (``stage_optimizer_state``) are never combined, whatever
+                their shapes: take ``"ours"`` (default) or ``"theirs"``, or ``"fail"``. An
+                optimizer state changed on both sides is taken whole from that side (its
+                Adam moments too, under TIES or DARE as under AVERAGE): averaging two runs'
+                moments means nothing, and a mix of their entries would be a state neither
+                run had.
             allow_unrelated: merge histories without a common commit (empty base).
             **params: the strategy's parameters (``lambda`` may be given as ``lambda_``).
 

@@ -22,7 +22,10 @@ be told.
 
 Arithmetic runs in float32 (float64 for float64 tensors) and the result is rounded once to the
 tensor's dtype. Where ``average``/``weighted`` see bit-identical elements on both sides, the
-element is kept as it is, so equal inputs give equal outputs exactly.
+element is kept as it is, so equal inputs give equal outputs exactly. Parameters whose result is
+exactly one side (``merge_alpha`` 1 or 0, ``t`` 0 or 1, a task vector of one side only, untrimmed
+and unscaled) give that side as stored, with no arithmetic: a round trip through float32 would
+quiet NaN payloads, and ``base + (ours - base)`` is not ``ours`` in floating point.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -43,6 +46,13 @@ _DOT_BLOCK = 1 << 20
 _PARALLEL_DOT = 0.9995
 """Above this cosine, SLERP falls back to linear interpolation (the angle is too small to
 divide by)."""
+
+
+Side = Literal["ours", "theirs"]
+
+
+def _never_one_side(params: Mapping[str, Any]) -> Side | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class Method:
     """``combine(ours, theirs, base, params, name)`` -> the merged array (compute dtype)."""
     keeps_equal_elements: bool = False
     """Elements bit-identical on both sides are kept as they are (averages)."""
+    exact_side: Callable[[Mapping[str, Any]], Side | None] = _never_one_side
+    """``exact_side(params)``: the side the result is, exactly, with these parameters, or None."""
 
 
 def can_combine(dtype: np.dtype[Any]) -> bool:
@@ -95,6 +107,10 @@ def combine(
     name: str,
 ) -> np.ndarray:
     """Merge one tensor; ``params`` must come from :func:`validate_params`."""
+    side = method.exact_side(params)
+    if side is not None:  # no arithmetic, so NaN payloads, -0.0 and inf stay as stored
+        taken: np.ndarray = np.array(ours if side == "ours" else theirs, copy=True)
+        return taken
     dtype = ours.dtype
     compute = np.float64 if dtype.itemsize == 8 else np.float32
     with np.errstate(all="ignore"):  # inf and NaN weights combine to inf and NaN, silently
@@ -121,8 +137,6 @@ def combine(
 
 
 def _weighted(ours: np.ndarray, theirs: np.ndarray, alpha: float) -> np.ndarray:
-    if alpha in (0.0, 1.0):  # exactly one side, even where the other holds inf or NaN
-        return ours if alpha == 1.0 else theirs
     merged: np.ndarray = ours * alpha + theirs * (1.0 - alpha)
     return merged
 
@@ -234,6 +248,40 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return total
 
 
+def _endpoint(key: str, ours_at: float) -> Callable[[Mapping[str, Any]], Side | None]:
+    """For interpolations: ours where ``params[key] == ours_at``, theirs at the other end."""
+
+    def side(p: Mapping[str, Any]) -> Side | None:
+        if p[key] in (0.0, 1.0):
+            return "ours" if p[key] == ours_at else "theirs"
+        return None
+
+    return side
+
+
+def _task_vector_side(
+    normalized: Callable[[Mapping[str, Any]], bool],
+) -> Callable[[Mapping[str, Any]], Side | None]:
+    """For task-vector methods: the side whose whole change is added to the base once, with
+    none of the other's (``base + tau_ours`` is ``ours``). ``normalized(params)``: whether the
+    changes are averaged by their weights (sign election), so only ``lambda`` scales them."""
+
+    def side(p: Mapping[str, Any]) -> Side | None:
+        if p.get("density", 1.0) != 1.0:  # trimmed or dropped: part of a change is lost
+            return None
+        w_ours, w_theirs = p["weights"]
+        sides: tuple[tuple[Side, float, float], ...] = (
+            ("ours", w_ours, w_theirs),
+            ("theirs", w_theirs, w_ours),
+        )
+        for chosen, weight, other in sides:
+            if other == 0.0 and p["lambda"] * (1.0 if normalized(p) else weight) == 1.0:
+                return chosen
+        return None
+
+    return side
+
+
 def _name_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
@@ -309,16 +357,36 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("average", False, {}, _average, keeps_equal_elements=True),
-        Method("weighted", False, {"merge_alpha": 0.5}, _weighted_method, True),
-        Method("task_arithmetic", True, _TASK_VECTOR, _task_arithmetic),
-        Method("ties", True, {**_TASK_VECTOR, "density": 0.5}, _ties),
+        Method(
+            "weighted",
+            False,
+            {"merge_alpha": 0.5},
+            _weighted_method,
+            keeps_equal_elements=True,
+            exact_side=_endpoint("merge_alpha", ours_at=1.0),
+        ),
+        Method(
+            "task_arithmetic",
+            True,
+            _TASK_VECTOR,
+            _task_arithmetic,
+            exact_side=_task_vector_side(lambda p: False),
+        ),
+        Method(
+            "ties",
+            True,
+            {**_TASK_VECTOR, "density": 0.5},
+            _ties,
+            exact_side=_task_vector_side(lambda p: True),
+        ),
         Method(
             "dare",
             True,
             {**_TASK_VECTOR, "density": 0.5, "rescale": True, "sign_election": False, "seed": 0},
             _dare,
+            exact_side=_task_vector_side(lambda p: bool(p["sign_election"])),
         ),
-        Method("slerp", False, {"t": 0.5}, _slerp),
+        Method("slerp", False, {"t": 0.5}, _slerp, exact_side=_endpoint("t", ours_at=0.0)),
     )
 }
 """The methods that compute a new tensor, by strategy value."""

@@ -199,7 +199,9 @@ class MergeRunner:
         lossy = sorted(n for n, m in weight_metadata.items() if "lossy" in m.extra)
         if lossy:
             extra["lossy_weights"] = lossy
-        metadata = CommitMetadata(author=author, email=email, message=message, extra=extra)
+        metadata = CommitMetadata(
+            author=author, email=email, message=message, tags=["merge"], extra=extra
+        )
         with self._lock.hold():
             head = self._head_ready_to_move(plan)
             commit = self._record_commit(

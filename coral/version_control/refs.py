@@ -4,6 +4,12 @@
 file ``refs/heads/<name>`` (``{name, commit_hash, parent_branch}``); names with ``/`` become
 sub-directories, as in git. Every update is a compare-and-swap under the repository lock and
 is appended to ``logs/`` (the reflog), so a moved or deleted branch can always be traced.
+
+``logs/HEAD`` is HEAD's own reflog, kept as git keeps it: one entry per move of HEAD, whether
+its branch moved (commit, merge, reset, pull: :meth:`RefStore.write_branch` logs both) or HEAD
+itself did (a detached commit, a checkout: logged by whoever writes ``HEAD``). Nothing else goes
+there, so ``HEAD@{N}`` is where HEAD was N moves ago, and work done on a detached HEAD stays
+findable after a checkout leaves it.
 """
 
 from __future__ import annotations
@@ -186,8 +192,20 @@ class RefStore:
             self.append_reflog(
                 f"refs/heads/{branch.name}", current_hash, branch.commit_hash, who, message
             )
+            if self._head_is_on(branch.name):  # HEAD moved with its branch
+                self.append_reflog("HEAD", current_hash, branch.commit_hash, who, message)
+
+    def _head_is_on(self, name: str) -> bool:
+        """Whether HEAD is attached to branch ``name`` (a damaged HEAD is on none: the branch
+        has moved already, and fsck reports the damage)."""
+        try:
+            return self.head().branch == name
+        except RepositoryFormatError:
+            return False
 
     def delete_branch(self, name: str, *, who: str) -> Branch:
+        """Delete a branch and its reflog, as git does. HEAD does not move, so nothing is
+        logged (``who`` is unused); the tip stays in HEAD's reflog if HEAD was ever on it."""
         with self.lock.hold():
             branch = self.read_branch(name)
             if branch is None:
@@ -200,9 +218,6 @@ class RefStore:
                 parent.rmdir()
                 parent = parent.parent
             self.delete_reflog(f"refs/heads/{name}")
-            self.append_reflog(
-                "HEAD", branch.commit_hash, branch.commit_hash, who, f"branch: deleted {name}"
-            )
             return branch
 
     def _check_no_path_conflict(self, name: str) -> None:
@@ -303,6 +318,11 @@ class RefStore:
                 rel = Path(dirpath, filename).relative_to(self.logs_dir)
                 refs.append("/".join(rel.parts))
         return sorted(refs)
+
+
+def reflog_name(ref: str) -> str:
+    """The reflog a user's ref names: ``HEAD``'s own, else the branch's (``refs/heads/...``)."""
+    return ref if ref == "HEAD" else f"refs/heads/{check_ref_name(ref)}"
 
 
 def _parse_reflog_line(line: bytes) -> ReflogEntry | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from coral.errors import NonFastForwardError
 from coral.storage.locking import RepositoryLock
 from coral.storage.pack_store import PackStore
+from coral.version_control.branch import BranchManager
 from coral.version_control.commit import Commit
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.guards import writes_objects
@@ -39,6 +40,7 @@ class RemoteCommands:
     _lock: RepositoryLock
     _commits: CommitStore
     _refs: RefStore
+    branch_manager: BranchManager
     _versions: VersionStore
     _staging: StagingArea
     _tracking: TrackingRefs
@@ -81,6 +83,7 @@ class RemoteCommands:
             store=self.store,
             commits=self._commits,
             refs=self._refs,
+            branches=self.branch_manager,
             versions=self._versions,
             staging=self._staging,
             tracking=self._tracking,
@@ -118,6 +121,8 @@ class RemoteCommands:
         Raises:
             NonFastForwardError: a branch or tag was refused; the others were pushed
                 (``err.result`` has the dict above).
+            RemoteNotFoundError: the remote's bucket does not exist (a missing folder is
+                created; a bucket is not).
         """
         from coral.remote.push import push
 
@@ -147,9 +152,16 @@ class RemoteCommands:
         fast-forward the ones behind it. A branch that diverged is reported under
         ``"diverged"`` and left alone unless ``force`` (which resets it to the remote's).
 
+        A remote branch or tag named like a local tag or branch (or a name the remote has as
+        both) is reported under ``"rejected"`` and neither is taken: a name resolves one way.
+
         Returns:
             ``{"weights_pulled", "bytes_transferred", "skipped", "commits_pulled",
             "branches_updated", "branches_created", "diverged", "tags_pulled", "rejected"}``.
+
+        Raises:
+            RemoteNotFoundError: (a ``FileNotFoundError``) the remote's folder or bucket does
+                not exist (an empty one is an empty remote: nothing to pull).
         """
         from coral.remote.pull import pull
 
@@ -217,7 +229,11 @@ class RemoteCommands:
     ) -> R:
         """A complete copy of the repository at ``url`` in ``path``: every commit, branch,
         tag and tensor, with ``remote_name`` configured and the remote's default branch
-        checked out."""
+        checked out. A clone that fails leaves nothing behind.
+
+        Raises:
+            RemoteNotFoundError: (a ``FileNotFoundError``) no folder or bucket at ``url``.
+        """
         from coral.errors import RemoteError
         from coral.remote.url import parse_remote_url
 
@@ -225,7 +241,7 @@ class RemoteCommands:
         target = Path(path)
         if (target / ".coral").exists():
             raise RemoteError(f"{target} already holds a Coral repository; clone elsewhere")
-        existed = target.exists()
+        created = _outermost_missing(target)
         repo = cls(target, init=True)  # type: ignore[call-arg]
         try:
             repo.add_remote(remote_name, url)
@@ -233,6 +249,18 @@ class RemoteCommands:
         except BaseException:
             # As git does: a failed clone leaves nothing behind (only what it created).
             repo.close()
-            shutil.rmtree(target if not existed else target / ".coral", ignore_errors=True)
+            shutil.rmtree(target / ".coral" if created is None else created, ignore_errors=True)
             raise
         return repo
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that does not exist yet (what creating it
+    creates), or None when ``path`` exists."""
+    missing = None
+    path = path.absolute()
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing

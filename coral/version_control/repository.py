@@ -22,7 +22,9 @@ import numpy as np
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
 from coral.delta.similarity import SimilarityIndex
 from coral.errors import (
+    InvalidTypeError,
     InvalidValueError,
+    MergeConflictError,
     NothingToCommitError,
     ObjectNotFoundError,
     StagedChangesError,
@@ -46,10 +48,12 @@ from coral.version_control.inspect_api import InspectCommands
 from coral.version_control.layout import RepoLayout
 from coral.version_control.lazy import LazyWeights
 from coral.version_control.maintenance_api import MaintenanceCommands
+from coral.version_control.merge import MergeStrategy
 from coral.version_control.merge_api import MergeCommands
 from coral.version_control.refs import Head, RefStore
 from coral.version_control.remote_api import RemoteCommands
 from coral.version_control.resolve import RefResolver
+from coral.version_control.snapshot import next_snapshot
 from coral.version_control.staging import StagedChanges, StagedWeight, StagingArea
 from coral.version_control.status import Status, compute_status
 from coral.version_control.store_setup import open_store
@@ -62,6 +66,9 @@ from coral.version_control.weight_input import (
     prepare_weight,
 )
 from coral.version_control.write_plan import WritePlanner
+
+# The public reference implementation's import paths: code written against it runs unchanged.
+__all__ = ["MergeConflictError", "MergeStrategy", "Repository"]
 
 
 class Repository(
@@ -107,7 +114,9 @@ class Repository(
         self._staging = StagingArea(layout.staging_file, tmp, self._lock)
         self._tracking = TrackingRefs(layout.coral_dir, tmp)
         self._resolver = RefResolver(self._refs, self._commits, self._versions, self._tracking)
-        self.branch_manager = BranchManager(self._refs, self.resolve_ref, who=self._who)
+        self.branch_manager = BranchManager(
+            self._refs, self.resolve_ref, who=self._who, tags=self._versions
+        )
         self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
 
     # --- where things are ---
@@ -155,20 +164,28 @@ class Repository(
         self,
         weights: Mapping[str, WeightTensor | np.ndarray | Any],
         *,
+        partial: bool = False,
         remove_missing: bool = False,
         lossy: bool | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, str]:
         """Store weights and stage them for the next commit.
 
-        Staging accumulates: a second call adds to (or replaces names of) the first. The next
-        commit holds HEAD's weights with the staged ones on top.
+        The next commit is the snapshot staged since the last commit: exactly the weights
+        staged (several calls accumulate; a later one replaces names of an earlier one), plus
+        HEAD's model files (``stage_files``). A weight HEAD holds that was not staged is not
+        in it: a model that dropped a layer commits without the layer.
 
         Args:
             weights: name -> ``WeightTensor``, NumPy array or ``torch.Tensor``. The dict key is
                 the name recorded (a ``WeightTensor`` with another ``metadata.name`` is renamed).
+            partial: update some weights only: the next commit keeps HEAD's weights (and
+                optimizer state) that were not staged. One partial call makes the whole next
+                commit partial.
             remove_missing: also stage the removal of every weight in HEAD that ``weights``
-                does not name, so the next commit holds exactly ``weights``.
+                does not name (the default snapshot already leaves them out; with
+                ``partial`` staged as well, this still makes the commit hold exactly
+                ``weights``).
             lossy: ``True`` stores each float weight's change since HEAD rounded to int8 steps
                 (``int8_quantized``): much smaller, but the committed weight is the rounded
                 one and its metadata says so. Default: lossless, unless the repository is
@@ -196,13 +213,20 @@ class Repository(
                 f"weight names starting with {' or '.join(RESERVED_PREFIXES)} are reserved "
                 f"({reserved[0]!r}); use repo.stage_files() or repo.stage_optimizer_state()"
             )
-        return self._stage(weights, remove_missing=remove_missing, lossy=lossy, progress=progress)
+        return self._stage(
+            weights,
+            partial=partial,
+            remove_missing=remove_missing,
+            lossy=lossy,
+            progress=progress,
+        )
 
     @writes_objects
     def _stage(
         self,
         weights: Mapping[str, Any],
         *,
+        partial: bool = False,
         remove_missing: bool = False,
         lossy: bool | None = None,
         progress: Callable[[int], None] | None = None,
@@ -239,11 +263,12 @@ class Repository(
         if remove_missing:  # the weights, that is: the model's files stay
             head = self._head_commit()
             removed = set(weight_names(head.weight_hashes)) - staged.keys() if head else set()
-        self._staging.stage(staged, removed)
+        self._staging.stage(staged, removed, partial=partial)
         return {name: sw.object_id for name, sw in staged.items()}
 
     def stage_removal(self, names: str | Iterable[str]) -> None:
-        """Stage the removal of weights from the next commit (like ``git rm``)."""
+        """Stage the removal of weights (or model files) from the next commit, like
+        ``git rm``: with nothing else staged, the commit is HEAD without them."""
         wanted = name_set(names)
         head = self._head_commit()
         present = set(head.weight_hashes) if head else set()
@@ -260,7 +285,8 @@ class Repository(
         self._staging.unstage(None if names is None else name_set(names))
 
     def status(self) -> Status:
-        """Where HEAD is, and what the next commit would add, modify or remove."""
+        """Where HEAD is, and what the next commit would add, modify or remove (including
+        HEAD's weights the staged snapshot leaves out)."""
         head = self._refs.head()
         parent = self._commits.get(head.commit_hash) if head.commit_hash else None
         return compute_status(head.branch, parent, self._staging.read())
@@ -277,7 +303,11 @@ class Repository(
         allow_empty: bool = False,
         metrics: Mapping[str, float] | None = None,
     ) -> Commit:
-        """Record HEAD's weights with the staged changes on top, and move the branch to it.
+        """Record the snapshot staged since the last commit, and move the branch to it.
+
+        The commit holds exactly the weights staged (and HEAD's model files); with
+        ``stage_weights(..., partial=True)`` it keeps HEAD's other weights too. ``status()``
+        says beforehand what it will remove.
 
         Args:
             message: what changed and why.
@@ -294,6 +324,10 @@ class Repository(
         if not isinstance(message, str):
             raise InvalidValueError(
                 f"commit message must be a string, got {type(message).__name__}"
+            )
+        if tags is not None and not isinstance(tags, str | list | tuple):
+            raise InvalidTypeError(
+                f"commit tags must be a string or a list of strings, got {type(tags).__name__}"
             )
         labels = [tags] if isinstance(tags, str) else list(tags or [])
         if not all(isinstance(t, str) for t in labels):
@@ -380,33 +414,34 @@ class Repository(
     def _snapshot(
         self, parent: Commit | None, staged: StagedChanges
     ) -> tuple[dict[str, str], dict[str, WeightMetadata]]:
-        hashes = dict(parent.weight_hashes) if parent else {}
-        metadata = dict(parent.weight_metadata) if parent else {}
-        for name in staged.removed:
-            hashes.pop(name, None)
-            metadata.pop(name, None)
         for name, entry in staged.weights.items():
             if entry.object_id not in self.store:
                 raise ObjectNotFoundError(
                     f"staged weight {name!r} refers to object {entry.object_id}, which is no "
                     "longer stored; stage it again"
                 )
-            hashes[name] = entry.object_id
-            metadata[name] = entry.metadata
-        return hashes, metadata
+        snapshot = next_snapshot(parent, staged)
+        return snapshot.weight_hashes, snapshot.weight_metadata
 
     def _advance_head(self, head: Head, commit: Commit, message: str) -> None:
-        """Point HEAD's branch (or a detached HEAD) at ``commit``; called with the lock held."""
-        who = self._who()
+        """Point HEAD's branch (or a detached HEAD) at ``commit``; called with the lock held.
+        Moving HEAD's branch also logs the move in HEAD's reflog (``RefStore.write_branch``)."""
         if head.branch is None:
             self._refs.set_head_detached(commit.commit_hash)
-        elif head.commit_hash is None:
-            self.branch_manager.create_branch(head.branch, commit.commit_hash)
+            self._refs.append_reflog(
+                "HEAD", head.commit_hash, commit.commit_hash, self._who(), message
+            )
+        elif head.commit_hash is None:  # the first commit creates HEAD's branch
+            self._refs.write_branch(
+                Branch(head.branch, commit.commit_hash),
+                expected=None,
+                who=self._who(),
+                message=message,
+            )
         else:
             self.branch_manager.update_branch(
                 head.branch, commit.commit_hash, expected=head.commit_hash, message=message
             )
-        self._refs.append_reflog("HEAD", head.commit_hash, commit.commit_hash, who, message)
 
     # --- branches and checkout ---
 
@@ -429,7 +464,9 @@ class Repository(
 
     def delete_branch(self, name: str, *, force: bool = False) -> Branch:
         """Delete a branch. Refuses a branch whose commits no other branch or tag reaches,
-        unless ``force`` (they stay recoverable through the reflog until garbage collection)."""
+        unless ``force``: then every commit made on it stays in ``repo.reflog("HEAD")``, and
+        gc keeps it until that entry expires (``gc.reflog_expire_unreachable``, 30 days), so
+        ``repo.create_branch(name, commit_hash)`` restores it."""
         with self._lock.hold():  # the checks and the deletion are one step
             branch = self.branch_manager.get_branch(name)
             if not force and self.current_branch != name:  # that refusal comes first, below

@@ -3,8 +3,9 @@
 Accepted, in this order: ``HEAD``; a full commit hash; a branch; a tag (version name or
 version_id); a remote-tracking branch (``origin/main``); an abbreviated commit hash of at least
 4 hex digits that matches one commit; ``branch@{N}`` (where the branch pointed N moves ago, from
-its reflog). Any of them may be followed by git's relative suffixes: ``~N`` (N first parents
-back), ``^`` / ``^N`` (the N-th parent of a merge).
+its reflog), ``HEAD@{N}`` (where HEAD was N moves ago, from HEAD's reflog) and ``@{N}`` (the
+current branch's, or HEAD's when detached, as in git). Any of them may be followed by git's
+relative suffixes: ``~N`` (N first parents back), ``^`` / ``^N`` (the N-th parent of a merge).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from coral.errors import (
 from coral.version_control.commit import COMMIT_HASH_LENGTH
 from coral.version_control.commit_store import CommitStore
 from coral.version_control.refnames import check_ref_name
-from coral.version_control.refs import RefStore
+from coral.version_control.refs import RefStore, reflog_name
 from coral.version_control.tracking import TrackingRefs
 from coral.version_control.version import VersionStore
 
@@ -114,19 +115,21 @@ class RefResolver:
             raise UnbornBranchError(f"branch {name!r} has no commits yet")
         raise RefNotFoundError(self._not_found_message(name))
 
-    def _from_reflog(self, branch: str, n: int) -> str:
-        """``main@{N}``: where ``main`` pointed N moves ago (``@{N}``: the current branch)."""
-        name = branch if branch not in ("", "HEAD") else self._refs.head().branch
-        if name is None:
-            raise RefNotFoundError("@{N} needs a branch: HEAD is detached")
-        check_ref_name(name)
+    def _from_reflog(self, name: str, n: int) -> str:
+        """``main@{N}``: where ``main`` pointed N moves ago; ``HEAD@{N}``: where HEAD was;
+        ``@{N}``: the current branch, or HEAD when detached (git's rule)."""
+        if not name:
+            name = self._refs.head().branch or "HEAD"
+        log = reflog_name(name)  # refuses a bad branch name before anything is read
         if n == 0:
             return self._resolve_base(name)
-        moves = list(reversed(self._refs.reflog(f"refs/heads/{name}")))
-        if n > len(moves) or moves[n - 1].old is None:
+        moves = list(reversed(self._refs.reflog(log)))
+        # Each entry's ``old`` is the position before it; one without (a creation) ends the log.
+        back = next((i for i, entry in enumerate(moves) if entry.old is None), len(moves))
+        if n > back:
             raise RefNotFoundError(
-                f"{name}@{{{n}}}: the reflog of {name!r} goes back only {len(moves) - 1} "
-                "move(s) (see repo.reflog())"
+                f"{name}@{{{n}}}: the reflog of {name!r} goes back only {back} move(s) "
+                f"(see repo.reflog({name!r}))"
             )
         return str(moves[n - 1].old)
 

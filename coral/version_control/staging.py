@@ -1,9 +1,11 @@
-"""The staging area, ``staging/staged.json``: what the next commit changes on top of HEAD.
+"""The staging area, ``staging/staged.json``: what was staged since the last commit.
 
 Staged weights are already in the object store (staging writes them); this file only maps
-names to object IDs and lists staged removals. It is shared by everything that opens the
-repository, like git's index, and every change to it is a locked read-modify-write, so two
-processes staging at once never drop each other's entries.
+names to object IDs, lists staged removals and says whether the next commit is a *partial*
+update (HEAD's other weights carried forward) or the snapshot of exactly what was staged
+(:mod:`.snapshot` turns it into the next commit's weights). It is shared by everything that
+opens the repository, like git's index, and every change to it is a locked
+read-modify-write, so two processes staging at once never drop each other's entries.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ class StagedWeight:
 
 @dataclass(frozen=True)
 class StagedChanges:
-    """Weights to add or replace, and names to remove, relative to HEAD."""
+    """Weights staged since the last commit, names staged for removal, and whether the next
+    commit keeps HEAD's weights that were not staged (``partial``)."""
 
     weights: dict[str, StagedWeight] = field(default_factory=dict)
     removed: frozenset[str] = frozenset()
+    partial: bool = False
 
     @property
     def empty(self) -> bool:
@@ -48,6 +52,7 @@ class StagedChanges:
                 for name, sw in sorted(self.weights.items())
             },
             "removed": sorted(self.removed),
+            "partial": self.partial,
         }
 
     @classmethod
@@ -63,7 +68,10 @@ class StagedChanges:
             )
             for name, entry in data["weights"].items()
         }
-        return cls(weights, frozenset(data.get("removed", [])))
+        partial = data.get("partial", False)
+        if not isinstance(partial, bool):
+            raise ValueError(f"'partial' must be true or false, got {partial!r}")
+        return cls(weights, frozenset(data.get("removed", [])), partial)
 
 
 class StagingArea:
@@ -85,15 +93,22 @@ class StagingArea:
     def _write(self, changes: StagedChanges) -> None:
         atomic_write_json(self.path, changes.to_dict(), tmp_dir=self._tmp_dir)
 
-    def stage(self, weights: dict[str, StagedWeight], removed: set[str] | None = None) -> None:
-        """Add or replace staged weights and stage removals, atomically."""
+    def stage(
+        self,
+        weights: dict[str, StagedWeight],
+        removed: set[str] | None = None,
+        *,
+        partial: bool = False,
+    ) -> None:
+        """Add or replace staged weights and stage removals, atomically. ``partial`` marks
+        the next commit as a partial update; once marked it stays so until that commit."""
         removed = removed or set()
         with self._lock.hold():
             current = self.read()
             merged = {n: w for n, w in current.weights.items() if n not in removed}
             merged.update(weights)
             still_removed = (current.removed - weights.keys()) | removed
-            self._write(StagedChanges(merged, frozenset(still_removed)))
+            self._write(StagedChanges(merged, frozenset(still_removed), current.partial or partial))
 
     def unstage(self, names: set[str] | None = None) -> None:
         """Forget staged changes for ``names`` (all when None)."""
@@ -102,11 +117,11 @@ class StagingArea:
                 self._write(StagedChanges())
                 return
             current = self.read()
+            weights = {n: w for n, w in current.weights.items() if n not in names}
+            removed = current.removed - names
+            # an emptied area forgets the partial mark: the next stage starts afresh
             self._write(
-                StagedChanges(
-                    {n: w for n, w in current.weights.items() if n not in names},
-                    current.removed - names,
-                )
+                StagedChanges(weights, removed, current.partial and bool(weights or removed))
             )
 
     def clear_committed(self, committed: StagedChanges) -> None:
@@ -117,5 +132,7 @@ class StagingArea:
                 StagedChanges(
                     {n: w for n, w in current.weights.items() if committed.weights.get(n) != w},
                     current.removed - committed.removed,
+                    # a partial mark the commit used is spent; one set since stays
+                    current.partial and not committed.partial,
                 )
             )

@@ -1,16 +1,24 @@
-"""``repo.status()``: what the staging area would change on top of HEAD."""
+"""``repo.status()``: what the next commit would add, modify and remove against HEAD."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from coral.version_control.commit import Commit
+from coral.version_control.snapshot import next_snapshot
 from coral.version_control.staging import StagedChanges
 
 
 @dataclass(frozen=True)
 class Status:
-    """What ``repo.status()`` reports: where HEAD is and what the next commit would change."""
+    """What ``repo.status()`` reports: where HEAD is and what the next commit would change.
+
+    Attributes:
+        added, modified, unchanged: staged names, by how they compare with HEAD.
+        removed: HEAD's names the next commit leaves out: staged removals, and the weights a
+            snapshot of the staged model no longer holds (a dropped layer).
+        partial: the commit keeps HEAD's weights that were not staged.
+    """
 
     branch: str | None
     head: str | None
@@ -18,11 +26,17 @@ class Status:
     modified: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    partial: bool = False
 
     @property
     def clean(self) -> bool:
         """True when nothing is staged."""
         return not (self.added or self.modified or self.removed or self.unchanged)
+
+    @property
+    def removal_summary(self) -> str | None:
+        """``"removes 2 weights: 2.bias, 2.weight"``, or None when nothing is removed."""
+        return removal_summary(self.removed, "removes")
 
     @property
     def has_changes(self) -> bool:
@@ -43,11 +57,26 @@ class Status:
             ("unchanged", self.unchanged),
         ):
             lines += [f"  {label + ':':11}{name}" for name in names]
+        if self.removal_summary:
+            lines.append(f"the next commit {self.removal_summary}")
+        if self.partial:
+            lines.append("partial update: HEAD's weights that were not staged are kept")
         return "\n".join(lines)
 
 
+def removal_summary(names: list[str], verb: str, shown: int = 8) -> str | None:
+    """``"<verb> 2 weights: a, b"`` (the first ``shown`` names), or None for no names."""
+    if not names:
+        return None
+    listed = ", ".join(names[:shown]) + (
+        f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    )
+    return f"{verb} {len(names)} weight{'s' if len(names) != 1 else ''}: {listed}"
+
+
 def compute_status(branch: str | None, parent: Commit | None, staged: StagedChanges) -> Status:
-    """Classify each staged entry against the parent commit's snapshot."""
+    """Classify each staged entry against the parent commit, and name what the snapshot
+    leaves out of it."""
     base = parent.weight_hashes if parent else {}
     base_metadata = parent.weight_metadata if parent else {}
     added, modified, unchanged = [], [], []
@@ -58,6 +87,7 @@ def compute_status(branch: str | None, parent: Commit | None, staged: StagedChan
             modified.append(name)
         else:
             unchanged.append(name)
-    removed = sorted(n for n in staged.removed if n in base)
+    kept = next_snapshot(parent, staged).weight_hashes
+    removed = sorted(n for n in base if n not in kept) if not staged.empty else []
     head = parent.commit_hash if parent else None
-    return Status(branch, head, added, modified, removed, unchanged)
+    return Status(branch, head, added, modified, removed, unchanged, staged.partial)

@@ -219,3 +219,13 @@ class VersionStore:
             if existing is not None:  # after the new file: a crash leaves a tag, never none
                 self.path(existing.version_id).unlink()
         return True
+
+
+def __getattr__(name: str) -> Any:
+    # ``from coral.version_control.version import VersionGraph`` is the public reference
+    # implementation's import path; the graph imports this module, so it is looked up late.
+    if name == "VersionGraph":
+        from coral.version_control.graph import VersionGraph
+
+        return VersionGraph
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from coral.core.arrays import as_numpy
+from coral.core.arrays import as_numpy, is_torch_tensor
 from coral.core.dtypes import dtype_name
-from coral.core.weight_tensor import WeightMetadata, WeightTensor
+from coral.core.weight_tensor import WeightMetadata, WeightTensor, refuse_masked
 from coral.errors import InvalidWeightError, WeightTypeError
 
 
@@ -31,6 +31,11 @@ def prepare_weight(name: str, value: Any) -> tuple[WeightTensor | np.ndarray, We
     if isinstance(value, WeightTensor):
         tensor = value if value.name == name else value.with_metadata(name=name)
         return tensor, tensor.metadata
+    if is_torch_tensor(value):  # torch is imported already: the caller handed us its tensor
+        from coral.integrations.pytorch import require_values
+
+        require_values(value, name)
+    refuse_masked(value, name)
     try:
         array = as_numpy(value)
         dtype_name(array.dtype)

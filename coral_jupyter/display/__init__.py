@@ -3,6 +3,7 @@
 from coral_jupyter.display.transfer import RemoteList, TransferReport
 from coral_jupyter.display.views import (
     BranchList,
+    CommitOutcome,
     DiffView,
     LogView,
     MergeOutcome,
@@ -13,6 +14,7 @@ from coral_jupyter.display.views import (
 
 __all__ = [
     "BranchList",
+    "CommitOutcome",
     "DiffView",
     "LogView",
     "MergeOutcome",

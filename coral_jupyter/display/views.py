@@ -15,6 +15,7 @@ from typing import Any
 from coral.core.sizes import human_bytes
 from coral.version_control import Branch, Commit, CommitView, MergePlan, Repository, Status, Version
 from coral.version_control.graph_layout import GraphRow, layout, topological_newest_first
+from coral.version_control.status import removal_summary
 from coral_jupyter.display.html import (
     badge,
     bar,
@@ -36,7 +37,8 @@ def repository_html(repo: Repository) -> str:
     return summary._repr_html_()
 
 
-def commit_html(commit: Commit) -> str:
+def commit_html(commit: Commit, *notes: str) -> str:
+    """A commit's table, with ``notes`` (HTML) below it in the same box."""
     meta = commit.metadata
     rows = [
         ("commit", short_hash(commit.commit_hash)),
@@ -53,7 +55,7 @@ def commit_html(commit: Commit) -> str:
     if "merge" in meta.extra:
         rows.append(("merge", esc(_merge_line(meta.extra["merge"]))))
     title = "Merge commit" if commit.is_merge_commit else "Commit"
-    return block(title, table(["", ""], rows))
+    return block(title, table(["", ""], rows), *notes)
 
 
 def commit_view_html(view: CommitView) -> str:
@@ -97,7 +99,10 @@ def status_html(status: Status) -> str:
         for name in names
     ]
     body = table(["", "staged weight"], rows) if rows else paragraph("nothing staged")
-    return block("Status", paragraph(where), body)
+    notes = [paragraph(esc(f"The next commit {status.removal_summary}."))] if status.removed else []
+    if status.partial:
+        notes.append(paragraph("Partial update: HEAD's weights that were not staged are kept."))
+    return block("Status", paragraph(where), body, *notes)
 
 
 def version_html(version: Version) -> str:
@@ -405,6 +410,40 @@ class MergeOutcome:
         if self.commit is not None:
             parts.append(commit_html(self.commit))
         return block(title, *parts)
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    """A commit just made, with the weights of its parent it left out (git's
+    ``[main 1a2b3c4d] message`` line, plus what the snapshot removed)."""
+
+    commit: Commit
+    removed: list[str] = field(default_factory=list)
+    branch: str | None = None
+
+    @classmethod
+    def of(cls, repo: Repository, commit: Commit) -> CommitOutcome:
+        parent = repo.get_commit(commit.parent_hashes[0]) if commit.parent_hashes else None
+        removed = sorted(set(parent.weight_hashes) - set(commit.weight_hashes)) if parent else []
+        return cls(commit, removed, repo.current_branch)
+
+    @property
+    def removal_summary(self) -> str | None:
+        return removal_summary(self.removed, "removed")
+
+    def __repr__(self) -> str:
+        where = self.branch or "detached HEAD"
+        lines = [f"[{where} {self.commit.short_hash}] {self.commit.metadata.message}"]
+        lines.append(f" {len(self.commit.weight_hashes)} weights")
+        if self.removal_summary:
+            lines.append(f" {self.removal_summary}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.removal_summary:
+            return commit_html(self.commit)
+        note = paragraph(f"{badge('removed', '#d62728')} " + esc(self.removal_summary))
+        return commit_html(self.commit, note)
 
 
 @dataclass(frozen=True)
