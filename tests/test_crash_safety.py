@@ -209,7 +209,7 @@ def _install_kill_hook(target: int, in_commit_only: bool) -> None:
 
 def _hang_inside_commit(ready_fd: int) -> None:
     """Make ``commit()`` stop, lock held, right after it wrote the commit file."""
-    from coral.version_control.commit_store import CommitStore
+    from coral.records.commits import CommitStore
 
     original = CommitStore.put
 

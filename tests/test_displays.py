@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from coral.history.graph_layout import layout, topological_newest_first
 from coral.version_control import Repository
-from coral.version_control.graph_layout import layout, topological_newest_first
 from coral_jupyter.display import DiffView, LogView, MergeOutcome, RepositorySummary, VersionList
 from coral_jupyter.display.views import commit_html, commit_view_html, status_html
 from tests.jupyter_helpers import check_html

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from coral.errors import CorruptObjectError, InvalidValueError, LockTimeoutError
+from coral.records.expiry import parse_expiry
 from coral.version_control import Repository
-from coral.version_control.expiry import parse_expiry
 from tests.helpers import assert_bit_exact, sweep_kills
 
 OLD = time.time() - 30 * 86400  # older than every default grace period

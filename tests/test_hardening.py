@@ -33,11 +33,11 @@ from coral.errors import (
     WeightTypeError,
     WriteFailedError,
 )
+from coral.records.commits import CommitStore
 from coral.storage.fsutil import loads_json
 from coral.storage.locking import RepositoryLock
 from coral.storage.validation import checked_info
 from coral.version_control import Repository
-from coral.version_control.commit_store import CommitStore
 from tests.helpers import assert_bit_exact
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,11 +10,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from coral.history.diff import tensor_change_stats
+from coral.records.commits import CommitStore
+from coral.records.tags import VersionStore
 from coral.storage.locking import RepositoryLock
 from coral.version_control import Commit, CommitMetadata, Repository, VersionGraph
-from coral.version_control.commit_store import CommitStore
-from coral.version_control.diff import tensor_change_stats
-from coral.version_control.version import VersionStore
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -509,7 +509,7 @@ def test_a_commit_racing_the_merge_is_not_overwritten(
     conflict: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from coral.errors import ConcurrentUpdateError
-    from coral.version_control.merge_runner import MergeRunner
+    from coral.merge.runner import MergeRunner
 
     real = MergeRunner._store_merged
 
@@ -695,7 +695,7 @@ def test_a_merge_of_unrelated_histories_re_runs_from_its_record(repo: Repository
 
 
 def test_ties_keeps_nan_changes_instead_of_dropping_a_side() -> None:
-    from coral.version_control.merge_methods import METHODS, combine, validate_params
+    from coral.merge.methods import METHODS, combine, validate_params
 
     ties = METHODS["ties"]
     base = np.zeros(4, F32)
@@ -706,7 +706,7 @@ def test_ties_keeps_nan_changes_instead_of_dropping_a_side() -> None:
 
 
 def test_overrides_that_are_not_a_mapping_raise_a_coral_value_error() -> None:
-    from coral.version_control.merge import Resolution, StrategyChooser
+    from coral.merge.plan import Resolution, StrategyChooser
 
     with pytest.raises(InvalidValueError) as caught:
         StrategyChooser(Resolution.build("average", {}), ["*"])  # type: ignore[arg-type]
@@ -853,7 +853,7 @@ def test_two_runs_with_optimizer_state_merge_their_weights_and_keep_one_optimize
 ) -> None:
     torch = pytest.importorskip("torch")
     from coral.integrations.pytorch import pytorch_to_coral
-    from coral.version_control.merge_methods import METHODS, combine, validate_params
+    from coral.merge.methods import METHODS, combine, validate_params
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coral.core.dtypes import FLOAT_DTYPE_NAMES
+from coral.merge.methods import METHODS, combine, validate_params
 from coral.version_control import MergeConflictError, Repository
-from coral.version_control.merge_methods import METHODS, combine, validate_params
 from tests.helpers import assert_bit_exact
 from tests.strategies import arrays
 

@@ -651,7 +651,7 @@ def test_the_chapters_remote_examples_run_as_written(
 def test_a_commit_with_malformed_object_ids_is_refused(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    from coral.version_control.commit import hash_content
+    from coral.records.commit import hash_content
 
     url = "memory://malformed-ids/x"
     a = _pushed(tmp_path, url, rng)

@@ -4,8 +4,8 @@ same layout as every other view (``graph_layout.py``)."""
 from __future__ import annotations
 
 from coral.cli.output import Output
+from coral.history.graph_layout import GraphRow, layout, topological_newest_first
 from coral.version_control import Commit, Repository
-from coral.version_control.graph_layout import GraphRow, layout, topological_newest_first
 
 
 def ref_labels(repo: Repository) -> dict[str, list[str]]:

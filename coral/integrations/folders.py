@@ -1,6 +1,6 @@
 """Hugging Face-style model folders: safetensors shards plus the files a model needs around
 them (``config.json``, tokenizer files...). A folder is staged as its tensors plus those
-files (see :mod:`coral.version_control.assets`), and exported back as a folder that
+files (see :mod:`coral.records.assets`), and exported back as a folder that
 ``from_pretrained`` loads.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 from coral.core.weight_tensor import WeightTensor
 from coral.errors import InvalidValueError
 from coral.integrations.safetensors import load_safetensors, save_safetensors
+from coral.records.assets import MAX_FILE_BYTES
 from coral.storage.fsutil import loads_json
-from coral.version_control.assets import MAX_FILE_BYTES
 
 INDEX = "model.safetensors.index.json"
 # Other serialisations of the same weights: left out when safetensors are there.

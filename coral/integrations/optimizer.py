@@ -23,8 +23,8 @@ import numpy as np
 
 from coral.errors import InvalidValueError, RepositoryFormatError
 from coral.integrations.pytorch import _torch, to_torch_tensor
+from coral.records.assets import OPTIMIZER_PREFIX, as_file_array
 from coral.storage.fsutil import loads_json
-from coral.version_control.assets import OPTIMIZER_PREFIX, as_file_array
 
 STRUCTURE = OPTIMIZER_PREFIX + "structure.json"
 _STATE = OPTIMIZER_PREFIX + "state/"

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from coral.errors import RemoteError, RemoteNotFoundError, RepositoryFormatError
+from coral.records.tracking import check_remote_name
 from coral.remote.backend import Backend
 from coral.remote.url import RemoteSpec, parse_remote_url
 from coral.storage.fsutil import atomic_write_json, read_json
 from coral.storage.locking import RepositoryLock
-from coral.version_control.tracking import check_remote_name
 
 
 class RemoteConfig:

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from coral.errors import ObjectNotFoundError, RemoteFormatError
+from coral.history.walk import dependencies_first
 from coral.remote import wire
 from coral.storage.array_cache import ArrayCache
 from coral.storage.objects import ObjectInfo
 from coral.storage.store import ObjectWriter, TensorStore
-from coral.version_control.walk import dependencies_first
 
 _VERIFY_CACHE_BYTES = 512 << 20  # decoded bases kept while their deltas verify
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from coral.core.object_id import is_object_id
 from coral.errors import InvalidNameError
-from coral.version_control.commit import is_commit_hash
-from coral.version_control.refnames import check_ref_name
+from coral.records.commit import is_commit_hash
+from coral.records.refnames import check_ref_name
 
 MARKER = "coral-remote.json"
 HEAD = "HEAD"

@@ -1,5 +1,5 @@
 """The parts of a local repository a transfer reads and writes, handed over explicitly by
-:class:`~coral.version_control.remote_api.RemoteCommands` (so this layer never reaches into
+:class:`~coral.remote.api.RemoteCommands` (so this layer never reaches into
 the repository's private attributes)."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from coral.records.branch import BranchManager
+from coral.records.commits import CommitStore
+from coral.records.refs import RefStore
+from coral.records.staging import StagingArea
+from coral.records.tags import VersionStore
+from coral.records.tracking import TrackingRefs
 from coral.storage.store import TensorStore
-from coral.version_control.branch import BranchManager
-from coral.version_control.commit_store import CommitStore
-from coral.version_control.refs import RefStore
-from coral.version_control.staging import StagingArea
-from coral.version_control.tracking import TrackingRefs
-from coral.version_control.version import VersionStore
 
 
 @dataclass(frozen=True)

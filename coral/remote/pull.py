@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from coral.errors import ConcurrentUpdateError, CoralError, RefExistsError, RemoteFormatError
+from coral.history.walk import parents_first, reachable, weight_objects
+from coral.records.commit import Commit
+from coral.records.refs import Branch
+from coral.records.tags import Version
 from coral.remote import keys, wire
 from coral.remote.backend import RemoteKeyNotFound
 from coral.remote.install import Downloaded, verify_and_install
@@ -27,10 +31,6 @@ from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
 from coral.storage.validation import MAX_OBJECT_BYTES
-from coral.version_control.commit import Commit
-from coral.version_control.refs import Branch
-from coral.version_control.version import Version
-from coral.version_control.walk import parents_first, reachable, weight_objects
 
 
 @dataclass

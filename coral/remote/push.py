@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from coral.errors import NonFastForwardError, RefNotFoundError
+from coral.history.walk import object_closure, reachable, weight_objects
+from coral.records.tags import Version
 from coral.remote import keys, wire
 from coral.remote.backend import PreconditionFailed
 from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
-from coral.version_control.version import Version
-from coral.version_control.walk import object_closure, reachable, weight_objects
 
 IN_MEMORY_UPLOAD = 64 << 20  # larger objects go through a temp file and multipart upload
 

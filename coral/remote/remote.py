@@ -14,12 +14,12 @@ from coral.errors import (
     RemoteFormatError,
     RemoteNotFoundError,
 )
+from coral.records.commit import Commit, is_commit_hash
+from coral.records.commits import CommitStore
+from coral.records.tags import Version, check_metrics
 from coral.remote import keys
 from coral.remote.backend import Backend, LocationNotFound, PreconditionFailed, RemoteKeyNotFound
 from coral.storage.fsutil import dumps_json, loads_json
-from coral.version_control.commit import Commit, is_commit_hash
-from coral.version_control.commit_store import CommitStore
-from coral.version_control.version import Version, check_metrics
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from coral.errors import RefNotFoundError, WeightNotFoundError
+from coral.history.walk import object_closure, reachable, weight_objects
+from coral.records.commit import Commit, is_commit_hash
 from coral.remote.local import LocalSide
 from coral.remote.pull import PullResult, install_objects
 from coral.remote.remote import Remote
-from coral.version_control.commit import Commit, is_commit_hash
-from coral.version_control.walk import object_closure, reachable, weight_objects
 
 
 def sync_status(local: LocalSide, remote: Remote) -> dict[str, Any]:

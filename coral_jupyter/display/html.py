@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from coral.version_control.graph_layout import GraphRow
+from coral.history.graph_layout import GraphRow
 
 _TABLE = (
     "border-collapse:collapse;font-size:12px;font-family:var(--jp-ui-font-family,sans-serif);"

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coral.core.sizes import human_bytes
+from coral.history.graph_layout import GraphRow, layout, topological_newest_first
 from coral.version_control import Branch, Commit, CommitView, MergePlan, Repository, Status, Version
-from coral.version_control.graph_layout import GraphRow, layout, topological_newest_first
-from coral.version_control.status import removal_summary
+from coral.workspace.status import removal_summary
 from coral_jupyter.display.html import (
     badge,
     bar,

@@ -10,8 +10,8 @@ from typing import Any
 
 from coral import __version__
 from coral.errors import InvalidValueError, NotARepositoryError
+from coral.history.graph_layout import layout, topological_newest_first
 from coral.version_control import Commit, Repository
-from coral.version_control.graph_layout import layout, topological_newest_first
 
 MAX_PAGE = 500
 

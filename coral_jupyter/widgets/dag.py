@@ -19,8 +19,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from coral.errors import CoralError
+from coral.history.graph_layout import layout, topological_newest_first
 from coral.version_control import Commit, Repository
-from coral.version_control.graph_layout import layout, topological_newest_first
 from coral_jupyter.display.html import block, esc, paragraph
 from coral_jupyter.display.views import DiffView, LogView, commit_html, shapes_of
 from coral_jupyter.widgets import theme

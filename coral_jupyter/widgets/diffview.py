@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from coral.errors import CoralError, WeightNotFoundError
+from coral.history.diff import diff_commits
 from coral.version_control import Repository
-from coral.version_control.diff import diff_commits
 from coral_jupyter.display.html import block, esc, mono, table
 from coral_jupyter.display.views import DiffView
 from coral_jupyter.widgets import theme

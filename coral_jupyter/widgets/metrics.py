@@ -13,8 +13,8 @@ from typing import Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from coral.history.graph_layout import topological_newest_first
 from coral.version_control import Repository
-from coral.version_control.graph_layout import topological_newest_first
 from coral_jupyter.display.html import block, esc, short_hash, table
 from coral_jupyter.widgets import theme
 from coral_jupyter.widgets.dag import DagExplorer

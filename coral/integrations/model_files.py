@@ -1,0 +1,98 @@
+"""``Repository.stage_files``/``get_files`` and ``stage_optimizer_state``/
+``load_optimizer_state``: what travels with a model besides its weights, stored under the
+reserved names described in :mod:`.assets`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from coral.errors import InvalidTypeError
+from coral.records.assets import (
+    OPTIMIZER_PREFIX,
+    as_file_array,
+    file_path,
+    file_weight_name,
+    is_file_name,
+)
+from coral.records.commit import Commit
+from coral.records.staging import StagingArea
+from coral.storage.pack_store import PackStore
+
+
+class ModelFileCommands:
+    """The model-file and optimizer methods of :class:`~coral.version_control.Repository`
+    (a mixin)."""
+
+    store: PackStore
+    get_commit: Callable[..., Commit]
+    _stage: Callable[..., dict[str, str]]
+    _head_commit: Callable[[], Commit | None]
+    _staging: StagingArea
+    stage_removal: Callable[[str | Iterable[str]], None]
+
+    def stage_files(self, files: Mapping[str, bytes]) -> dict[str, str]:
+        """Stage non-tensor files that belong with the model (``config.json``, tokenizer
+        files), by relative path. They are committed, carried forward, pushed and pulled with
+        the weights; ``get_files`` reads them back and ``get_all_weights`` leaves them out.
+
+        Returns:
+            ``{path: object_id}``.
+
+        Raises:
+            InvalidTypeError: contents that are not ``bytes``, ``bytearray`` or
+                ``memoryview`` (checked for every file before anything is stored).
+        """
+        arrays = {
+            file_weight_name(path): as_file_array(bytes(_file_bytes(path, data)))
+            for path, data in files.items()
+        }
+        stored = self._stage(arrays)
+        return {file_path(name): oid for name, oid in stored.items()}
+
+    def get_files(self, ref: str | None = None) -> dict[str, bytes]:
+        """The model files of a commit (default HEAD), by relative path, byte for byte."""
+        commit = self.get_commit(ref or "HEAD")
+        names = sorted(n for n in commit.weight_hashes if is_file_name(n))
+        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
+        return {file_path(n): a.tobytes() for n, a in zip(names, arrays, strict=True)}
+
+    def stage_optimizer_state(self, optimizer: Any) -> dict[str, str]:
+        """Stage a PyTorch optimizer's state (moments, step counts, param groups) for the
+        next commit, bit-exact, delta-encoded against the last one stored. Entries of an
+        earlier optimizer state that this one lacks are staged for removal.
+
+        Returns:
+            ``{entry name: object_id}``.
+        """
+        from coral.integrations.optimizer import optimizer_entries
+
+        entries = optimizer_entries(optimizer)
+        stored = self._stage(entries)
+        head = self._head_commit()
+        before = set(head.weight_hashes if head else ()) | set(self._staging.read().weights)
+        stale = {n for n in before if n.startswith(OPTIMIZER_PREFIX)} - entries.keys()
+        if stale:
+            self.stage_removal(stale)
+        return stored
+
+    def load_optimizer_state(self, optimizer: Any, ref: str | None = None) -> None:
+        """Restore ``optimizer`` from the state stored in a commit (default HEAD)."""
+        from coral.integrations.optimizer import load_optimizer_entries
+
+        commit = self.get_commit(ref or "HEAD")
+        names = sorted(n for n in commit.weight_hashes if n.startswith(OPTIMIZER_PREFIX))
+        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
+        load_optimizer_entries(optimizer, dict(zip(names, arrays, strict=True)))
+
+
+def _file_bytes(path: str, data: object) -> bytes | bytearray | memoryview:
+    # bytes(data) would also take a str with an encoding error, an int (that many zero bytes)
+    # or a list of ints: accept only what is already bytes.
+    if not isinstance(data, bytes | bytearray | memoryview):
+        hint = "encode text first: text.encode()" if isinstance(data, str) else "read it as bytes"
+        raise InvalidTypeError(
+            f"model file {path!r} must be bytes (or bytearray, memoryview), got "
+            f"{type(data).__name__}; {hint}"
+        )
+    return data

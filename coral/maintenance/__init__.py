@@ -1,0 +1,1 @@
+"""Keeping a repository healthy: fsck, gc and repack."""

@@ -1,0 +1,1 @@
+"""Three-way merges of weights: the plan, the model-merging methods, and running a merge."""
