@@ -1,4 +1,10 @@
-"""``Repository``: the one object a user needs, a thin facade over the plumbing modules.
+"""``Repository``: the one object a user needs, a facade over services built from parts.
+
+A repository is its parts (:class:`~coral.records.parts.RepositoryParts`: records and the
+object store); the services read and write through them: :class:`History` (refs, log, diff,
+show, blame, bisect, reading weights), :class:`Workspace` (staging, commits, checkout),
+:class:`MergeRunner`, :class:`Transfers` (remotes), :class:`ModelFiles` and
+:class:`Maintenance`. Each method here delegates to one of them and carries its docstring.
 
 Example:
     >>> import numpy as np
@@ -12,68 +18,56 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 
-from coral.core.weight_tensor import WeightMetadata, WeightTensor
-from coral.delta.similarity import SimilarityIndex
-from coral.errors import (
-    InvalidTypeError,
-    InvalidValueError,
-    NothingToCommitError,
-    ObjectNotFoundError,
-    StagedChangesError,
-    UnmergedBranchError,
-    WeightNotFoundError,
-    WeightTypeError,
-)
-from coral.history.api import HistoryCommands
+from coral.core.weight_tensor import WeightTensor
+from coral.delta.repack import RepackResult
+from coral.errors import InvalidValueError, RemoteError, UnmergedBranchError
+from coral.history.bisect import BisectResult, Test
+from coral.history.blame import BlameEntry
 from coral.history.graph import VersionGraph
-from coral.history.inspect_api import InspectCommands
 from coral.history.lazy import LazyWeights
-from coral.history.resolve import RefResolver
-from coral.integrations.model_files import ModelFileCommands
-from coral.maintenance.api import MaintenanceCommands
-from coral.merge.api import MergeCommands
-from coral.records.assets import RESERVED_PREFIXES, is_reserved_name, weight_names
+from coral.history.service import History
+from coral.history.show import CommitView
+from coral.integrations.model_files import ModelFiles
+from coral.maintenance.fsck import FsckReport
+from coral.maintenance.gc import GcReport
+from coral.maintenance.service import Maintenance, StorageStats
+from coral.merge.plan import MergePlan, MergeStrategy
+from coral.merge.runner import MergeRunner
 from coral.records.branch import Branch, BranchManager
-from coral.records.commit import Commit, CommitMetadata
-from coral.records.commits import CommitStore
-from coral.records.config import Config
-from coral.records.identity import resolve_identity
+from coral.records.commit import Commit
 from coral.records.layout import RepoLayout
-from coral.records.refs import Head, RefStore
-from coral.records.staging import StagedChanges, StagedWeight, StagingArea
-from coral.records.store_setup import open_store
-from coral.records.tags import Version, VersionStore, check_metrics
-from coral.records.tracking import TrackingRefs
-from coral.remote.api import RemoteCommands
-from coral.storage.locking import RepositoryLock
-from coral.storage.objects import WriteRequest
-from coral.workspace.guards import writes_objects
-from coral.workspace.snapshot import next_snapshot
-from coral.workspace.status import Status, compute_status
-from coral.workspace.weight_input import (
-    check_weight_name,
-    missing_weight_message,
-    name_set,
-    prepare_weight,
-)
-from coral.workspace.write_plan import WritePlanner
+from coral.records.parts import RepositoryParts, open_parts
+from coral.records.refs import Head, ReflogEntry
+from coral.records.tags import Version
+from coral.remote.api import ProgressCallback, Transfers
+from coral.storage.store import TensorStore
+from coral.workspace.status import Status
+from coral.workspace.workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R", bound="Repository")
 
 
-class Repository(
-    HistoryCommands,
-    MergeCommands,
-    RemoteCommands,
-    InspectCommands,
-    MaintenanceCommands,
-    ModelFileCommands,
-):
+def _doc(source: Callable[..., Any]) -> Callable[[F], F]:
+    """Give a delegating method the docstring of the service method it calls (one copy)."""
+
+    def apply(method: F) -> F:
+        method.__doc__ = source.__doc__
+        return method
+
+    return apply
+
+
+class Repository:
     """A Coral repository: a ``.coral`` directory of weights, commits, branches and tags.
 
     Args:
@@ -86,74 +80,77 @@ class Repository(
     """
 
     def __init__(self, path: str | Path = ".", init: bool = False) -> None:
-        path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise InvalidValueError(f"{path} is a file; a repository path must be a directory")
-        if init:
-            path.mkdir(parents=True, exist_ok=True)
-            layout = RepoLayout(path.resolve())
-            layout.create()
-        else:
-            layout = RepoLayout.find(path)
-        layout.ensure_dirs()
-        self._layout = layout
-        tmp = layout.tmp_dir
-        self._lock = RepositoryLock(layout.lock_file)
-        self.config = Config(layout.config_file, self._lock, tmp)
-        self._lock.timeout = float(self.config.get("core.lock_timeout"))
-        self.store = open_store(layout, self.config, self._lock)
-        self._similarity = SimilarityIndex(layout.coral_dir / "objects" / "similarity.jsonl")
-        self._commits = CommitStore(layout.commits_dir, tmp)
-        self._refs = RefStore(layout.coral_dir, tmp, self._lock)
-        self._versions = VersionStore(layout.versions_dir, tmp, self._lock)
-        self._staging = StagingArea(layout.staging_file, tmp, self._lock)
-        self._tracking = TrackingRefs(layout.coral_dir, tmp)
-        self._resolver = RefResolver(self._refs, self._commits, self._versions, self._tracking)
+        self._assemble(open_parts(path, init=init))
+
+    @classmethod
+    def from_parts(cls: type[R], parts: RepositoryParts) -> R:
+        """A repository over parts built elsewhere (a store or records of your own)."""
+        repo = cls.__new__(cls)
+        repo._assemble(parts)
+        return repo
+
+    def _assemble(self, parts: RepositoryParts) -> None:
+        self.parts = parts
+        self.config = parts.config
+        self.store: TensorStore = parts.store
+        self._history = History(parts)
+        self._workspace = Workspace(parts, self._history)
         self.branch_manager = BranchManager(
-            self._refs, self.resolve_ref, who=self._who, tags=self._versions
+            parts.refs, self._history.resolve, who=parts.who, tags=parts.versions
         )
-        self.version_graph = VersionGraph(self._commits, self._versions, self.resolve_ref)
+        self._transfers = Transfers(parts, self.branch_manager)
+        self._files = ModelFiles(parts, self._history, self._workspace)
+        self._maintenance = Maintenance(parts, self._history)
 
     # --- where things are ---
 
     @property
     def path(self) -> Path:
         """The project directory (the parent of ``.coral``)."""
-        return self._layout.root
+        return self._layout().root
 
     @property
     def coral_dir(self) -> Path:
-        return self._layout.coral_dir
+        return self._layout().coral_dir
+
+    def _layout(self) -> RepoLayout:
+        if self.parts.layout is None:
+            raise InvalidValueError("this repository lives in memory: it has no directory")
+        return self.parts.layout
+
+    @property
+    def version_graph(self) -> VersionGraph:
+        """The commit graph: ancestors, descendants, paths, merge bases, weight history."""
+        return self._history.graph
 
     @property
     def head(self) -> Head:
         """Where HEAD points: ``head.branch`` (None when detached) and ``head.commit_hash``."""
-        return self._refs.head()
+        return self.parts.refs.head()
 
     @property
     def current_branch(self) -> str | None:
-        return self._refs.head().branch
-
-    def _who(self) -> str:
-        name, email = resolve_identity(
-            self.config.get("user.name", None), self.config.get("user.email", None)
-        )
-        return f"{name} <{email}>"
+        return self.parts.refs.head().branch
 
     # --- refs ---
 
+    @_doc(History.resolve)
     def resolve_ref(self, ref: str) -> str:
-        """The full commit hash for a branch, tag, (abbreviated) hash, ``HEAD`` or ``X~N``."""
-        return self._resolver.resolve(ref)
+        return self._history.resolve(ref)
 
     def get_commit(self, ref: str = "HEAD") -> Commit:
-        return self._commits.get(self.resolve_ref(ref))
+        """The commit ``ref`` names (default HEAD)."""
+        return self._history.commit(ref)
 
-    def _head_commit(self) -> Commit | None:
-        head = self._refs.head()
-        return self._commits.get(head.commit_hash) if head.commit_hash else None
+    @_doc(History.ref_tips)
+    def ref_tips(self, *, include_head: bool = True) -> list[str]:
+        return self._history.ref_tips(include_head=include_head)
 
-    # --- staging ---
+    @_doc(History.ref_labels)
+    def ref_labels(self) -> dict[str, list[str]]:
+        return self._history.ref_labels()
+
+    # --- staging and committing ---
 
     def stage_weights(
         self,
@@ -198,95 +195,22 @@ class Repository(
             InvalidValueError: ``core.delta_type`` is ``int8_quantized`` but lossy storage
                 was not allowed.
         """
-        if not isinstance(weights, Mapping):
-            raise WeightTypeError(
-                f"stage_weights takes a dict of name -> weight, got {type(weights).__name__}"
-            )
-        reserved = [n for n in weights if isinstance(n, str) and is_reserved_name(n)]
-        if reserved:
-            raise InvalidValueError(
-                f"weight names starting with {' or '.join(RESERVED_PREFIXES)} are reserved "
-                f"({reserved[0]!r}); use repo.stage_files() or repo.stage_optimizer_state()"
-            )
-        return self._stage(
-            weights,
-            partial=partial,
-            remove_missing=remove_missing,
-            lossy=lossy,
-            progress=progress,
+        return self._workspace.stage_weights(
+            weights, partial=partial, remove_missing=remove_missing, lossy=lossy, progress=progress
         )
 
-    @writes_objects
-    def _stage(
-        self,
-        weights: Mapping[str, Any],
-        *,
-        partial: bool = False,
-        remove_missing: bool = False,
-        lossy: bool | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> dict[str, str]:
-        prepared = [
-            (check_weight_name(name), prepare_weight(name, value))
-            for name, value in weights.items()
-        ]
-        planner = WritePlanner(
-            self.config,
-            self.store,
-            self._similarity,
-            self._head_commit(),
-            self._commits,
-            lossy,
-        )
-        entries = [planner.plan(name, value, metadata) for name, (value, metadata) in prepared]
-
-        def requests() -> Iterator[WriteRequest]:
-            for _, request, _ in entries:
-                yield request
-                if progress is not None:  # the writer asks for the next one: this one is done
-                    progress(request.array.nbytes)
-
-        with self.store.writer() as writer:
-            oids = writer.add_many(requests())
-        for oid, (_, request, _) in zip(oids, entries, strict=True):
-            self._similarity.add(oid, request.array)
-        staged = {
-            name: StagedWeight(oid, metadata)
-            for (name, _, metadata), oid in zip(entries, oids, strict=True)
-        }
-        removed: set[str] = set()
-        if remove_missing:  # the weights, that is: the model's files stay
-            head = self._head_commit()
-            removed = set(weight_names(head.weight_hashes)) - staged.keys() if head else set()
-        self._staging.stage(staged, removed, partial=partial)
-        return {name: sw.object_id for name, sw in staged.items()}
-
+    @_doc(Workspace.stage_removal)
     def stage_removal(self, names: str | Iterable[str]) -> None:
-        """Stage the removal of weights (or model files) from the next commit, like
-        ``git rm``: with nothing else staged, the commit is HEAD without them."""
-        wanted = name_set(names)
-        head = self._head_commit()
-        present = set(head.weight_hashes) if head else set()
-        present |= self._staging.read().weights.keys()
-        missing = sorted(wanted - present)
-        if missing:
-            raise WeightNotFoundError(
-                missing_weight_message(missing[0], present, "HEAD or staging")
-            )
-        self._staging.stage({}, wanted)
+        self._workspace.stage_removal(names)
 
+    @_doc(Workspace.unstage)
     def unstage(self, names: str | Iterable[str] | None = None) -> None:
-        """Drop staged changes for ``names`` (all of them when None). Objects stay stored."""
-        self._staging.unstage(None if names is None else name_set(names))
+        self._workspace.unstage(names)
 
     def status(self) -> Status:
         """Where HEAD is, and what the next commit would add, modify or remove (including
         HEAD's weights the staged snapshot leaves out)."""
-        head = self._refs.head()
-        parent = self._commits.get(head.commit_hash) if head.commit_hash else None
-        return compute_status(head.branch, parent, self._staging.read())
-
-    # --- committing ---
+        return self._workspace.status()
 
     def commit(
         self,
@@ -316,129 +240,11 @@ class Repository(
         Raises:
             NothingToCommitError: nothing staged, or the snapshot equals HEAD's.
         """
-        if not isinstance(message, str):
-            raise InvalidValueError(
-                f"commit message must be a string, got {type(message).__name__}"
-            )
-        if tags is not None and not isinstance(tags, str | list | tuple):
-            raise InvalidTypeError(
-                f"commit tags must be a string or a list of strings, got {type(tags).__name__}"
-            )
-        labels = [tags] if isinstance(tags, str) else list(tags or [])
-        if not all(isinstance(t, str) for t in labels):
-            raise InvalidValueError("commit tags must be strings")
-        for label, value in (("author", author), ("email", email)):
-            if value is not None and not isinstance(value, str):
-                raise InvalidValueError(f"{label} must be a string, got {type(value).__name__}")
-        checked_metrics = check_metrics(metrics)
-        default_name, default_email = resolve_identity(
-            self.config.get("user.name", None), self.config.get("user.email", None)
+        return self._workspace.commit(
+            message, author, email, tags, allow_empty=allow_empty, metrics=metrics
         )
-        with self._lock.hold():
-            staged = self._staging.read()
-            if staged.empty:
-                raise NothingToCommitError(
-                    "nothing staged; stage weights with repo.stage_weights(...) first"
-                )
-            head = self._refs.head()
-            parent = self._commits.get(head.commit_hash) if head.commit_hash else None
-            weight_hashes, weight_metadata = self._snapshot(parent, staged)
-            if (
-                parent is not None
-                and not allow_empty
-                and weight_hashes == parent.weight_hashes
-                and weight_metadata == parent.weight_metadata
-            ):
-                raise NothingToCommitError(
-                    f"nothing to commit: the staged weights are identical to HEAD "
-                    f"({parent.short_hash}); pass allow_empty=True to commit anyway"
-                )
-            lossy_weights = sorted(n for n, m in weight_metadata.items() if "lossy" in m.extra)
-            metadata = CommitMetadata(
-                author=author or default_name,
-                email=email or default_email,
-                message=message,
-                tags=labels,
-                extra={
-                    **({"lossy_weights": lossy_weights} if lossy_weights else {}),
-                    **({"metrics": checked_metrics} if checked_metrics else {}),
-                },
-            )
-            commit = self._record_commit(
-                head,
-                [parent.commit_hash] if parent else [],
-                weight_hashes,
-                weight_metadata,
-                metadata,
-                f"commit: {message.splitlines()[0] if message else ''}",
-            )
-            self._staging.clear_committed(staged)
-        return commit
 
-    def _record_commit(
-        self,
-        head: Head,
-        parents: list[str],
-        weight_hashes: dict[str, str],
-        weight_metadata: dict[str, WeightMetadata],
-        metadata: CommitMetadata,
-        reflog_message: str,
-    ) -> Commit:
-        """Write a commit over stored objects and move HEAD to it (lock held)."""
-        commit = Commit.create(
-            parents,
-            weight_hashes,
-            metadata,
-            weight_metadata,
-            delta_weights=self._delta_weights(weight_hashes),
-        )
-        self._commits.put(commit)
-        self._advance_head(head, commit, reflog_message)
-        return commit
-
-    def _delta_weights(self, weight_hashes: dict[str, str]) -> dict[str, str]:
-        """name -> the objects a weight's stored delta is encoded against (comma-separated),
-        for the weights stored as deltas; ``weight_hashes`` keep the reconstructed IDs."""
-        delta_weights = {}
-        for name, oid in weight_hashes.items():
-            bases = self.store.info(oid).bases
-            if bases:
-                delta_weights[name] = ",".join(bases)
-        return delta_weights
-
-    def _snapshot(
-        self, parent: Commit | None, staged: StagedChanges
-    ) -> tuple[dict[str, str], dict[str, WeightMetadata]]:
-        for name, entry in staged.weights.items():
-            if entry.object_id not in self.store:
-                raise ObjectNotFoundError(
-                    f"staged weight {name!r} refers to object {entry.object_id}, which is no "
-                    "longer stored; stage it again"
-                )
-        snapshot = next_snapshot(parent, staged)
-        return snapshot.weight_hashes, snapshot.weight_metadata
-
-    def _advance_head(self, head: Head, commit: Commit, message: str) -> None:
-        """Point HEAD's branch (or a detached HEAD) at ``commit``; called with the lock held.
-        Moving HEAD's branch also logs the move in HEAD's reflog (``RefStore.write_branch``)."""
-        if head.branch is None:
-            self._refs.set_head_detached(commit.commit_hash)
-            self._refs.append_reflog(
-                "HEAD", head.commit_hash, commit.commit_hash, self._who(), message
-            )
-        elif head.commit_hash is None:  # the first commit creates HEAD's branch
-            self._refs.write_branch(
-                Branch(head.branch, commit.commit_hash),
-                expected=None,
-                who=self._who(),
-                message=message,
-            )
-        else:
-            self.branch_manager.update_branch(
-                head.branch, commit.commit_hash, expected=head.commit_hash, message=message
-            )
-
-    # --- branches and checkout ---
+    # --- branches, checkout, tags ---
 
     def create_branch(self, name: str, from_ref: str | None = None) -> Branch:
         """Create a branch at ``from_ref`` (default: HEAD). HEAD does not move.
@@ -449,38 +255,27 @@ class Repository(
         if from_ref is None:
             parent_branch = self.current_branch
         else:
-            parent_branch = from_ref if self._is_branch(from_ref) else None
-        with self._lock.hold():  # the tag check and the creation must be one step
-            if self._versions.by_name(name) is not None:
-                raise InvalidValueError(
-                    f"{name!r} is already a tag; pick another branch name so refs stay unambiguous"
-                )
-            return self.branch_manager.create_branch(name, commit_hash, parent_branch)
+            parent_branch = from_ref if self._history.is_branch(from_ref) else None
+        return self.branch_manager.create_branch(name, commit_hash, parent_branch)
 
     def delete_branch(self, name: str, *, force: bool = False) -> Branch:
         """Delete a branch. Refuses a branch whose commits no other branch or tag reaches,
         unless ``force``: then every commit made on it stays in ``repo.reflog("HEAD")``, and
         gc keeps it until that entry expires (``gc.reflog_expire_unreachable``, 30 days), so
         ``repo.create_branch(name, commit_hash)`` restores it."""
-        with self._lock.hold():  # the checks and the deletion are one step
+        with self.parts.lock.hold():  # the checks and the deletion are one step
             branch = self.branch_manager.get_branch(name)
             if not force and self.current_branch != name:  # that refusal comes first, below
                 others = [
                     b.commit_hash for b in self.branch_manager.list_branches() if b.name != name
                 ]
-                others += [v.commit_hash for v in self._versions.all().values()]
+                others += [v.commit_hash for v in self.list_versions()]
                 if not any(self.version_graph.is_ancestor(branch.commit_hash, o) for o in others):
                     raise UnmergedBranchError(
                         f"branch {name!r} is not merged into any other branch or tag; "
                         f"delete it with delete_branch({name!r}, force=True) if you mean it"
                     )
             return self.branch_manager.delete_branch(name)
-
-    def _is_branch(self, ref: str) -> bool:
-        try:
-            return self.branch_manager.has_branch(ref)
-        except ValueError:
-            return False
 
     def checkout(self, target: str, *, force: bool = False) -> Commit:
         """Switch HEAD to a branch, or detach it at any other ref (tag, hash, ``main~2``).
@@ -489,41 +284,15 @@ class Repository(
             StagedChangesError: weights are staged (commit them, ``repo.reset()``, or pass
                 ``force=True`` to drop them).
         """
-        with self._lock.hold():
-            head = self._refs.head()
-            if target == "HEAD":  # as in git: stay where we are
-                new_hash, new_branch = self.resolve_ref("HEAD"), head.branch
-            elif self._is_branch(target):
-                branch = self.branch_manager.get_branch(target)
-                new_hash, new_branch = branch.commit_hash, branch.name
-            else:
-                new_hash, new_branch = self.resolve_ref(target), None
-            if (new_branch, new_hash) != (head.branch, head.commit_hash):
-                # Entries equal to HEAD (e.g. left by a commit killed before it cleared the
-                # staging area) change nothing, so they do not block a checkout.
-                staged = self.status()
-                if staged.has_changes and not force:
-                    raise StagedChangesError(
-                        f"weights are staged; commit them, call repo.reset(), or use "
-                        f"checkout({target!r}, force=True) to drop them"
-                    )
-                if not self._staging.read().empty:  # incl. removals of names HEAD lacks
-                    self._staging.unstage(None)
-                if new_branch is not None:
-                    self._refs.set_head_branch(new_branch)
-                else:
-                    self._refs.set_head_detached(new_hash)
-                origin = head.branch or str(head.commit_hash)[:8]
-                self._refs.append_reflog(
-                    "HEAD",
-                    head.commit_hash,
-                    new_hash,
-                    self._who(),
-                    f"checkout: moving from {origin} to {target}",
-                )
-        return self._commits.get(new_hash)
+        return self._workspace.checkout(target, force=force)
 
-    # --- tags ---
+    def reset(self, ref: str | None = None) -> Commit | None:
+        """Like ``git reset``: without ``ref``, empty the staging area; with one, also move
+        the current branch to ``ref`` (any ref, including ``main@{1}`` from the reflog: the
+        way to undo a commit, a merge or a pull). The move is recorded in the branch's and
+        HEAD's reflogs, so it can itself be undone. Returns the commit the branch now points
+        at."""
+        return self._workspace.reset(ref)
 
     def tag_version(
         self,
@@ -539,40 +308,24 @@ class Repository(
             InvalidValueError: a metric that is not a finite number.
         """
         commit_hash = self.resolve_ref(commit_ref if commit_ref is not None else "HEAD")
-        with self._lock.hold():  # the branch check and the creation must be one step
-            if self._is_branch(name):
+        with self.parts.lock.hold():  # the branch check and the creation must be one step
+            if self._history.is_branch(name):
                 raise InvalidValueError(
                     f"{name!r} is already a branch; pick another tag name so refs stay unambiguous"
                 )
-            return self._versions.create(name, commit_hash, description, metrics)
+            return self.parts.versions.create(name, commit_hash, description, metrics)
 
     def list_versions(self) -> list[Version]:
         """All tags, oldest first."""
-        return list(self._versions.all().values())
+        return list(self.parts.versions.all().values())
 
     def get_version(self, name: str) -> Version:
-        return self._versions.get(name)
+        return self.parts.versions.get(name)
 
     def delete_version(self, name: str) -> Version:
-        return self._versions.delete(name)
+        return self.parts.versions.delete(name)
 
     # --- reading weights ---
-
-    def _verify_reads(self) -> bool:
-        return bool(self.config.get("core.verify_reads"))
-
-    def _load(self, name: str, commit: Commit) -> WeightTensor:
-        oid = commit.weight_hashes.get(check_weight_name(name))
-        if oid is None:
-            raise WeightNotFoundError(
-                missing_weight_message(name, commit.weight_hashes, f"commit {commit.short_hash}")
-            )
-        arr = self.store.read(oid, verify=self._verify_reads())
-        return WeightTensor._trusted(arr, self._metadata(commit, name, arr), oid)
-
-    @staticmethod
-    def _metadata(commit: Commit, name: str, arr: np.ndarray) -> WeightMetadata:
-        return commit.weight_metadata.get(name) or WeightMetadata(name, arr.shape, arr.dtype)
 
     def get_weight(
         self, name: str, commit_ref: str | None = None, remote: str | None = None
@@ -584,9 +337,10 @@ class Repository(
         of a large model without pulling all of it.
         """
         if remote is not None:
-            commit = self._fetch_weight_commit(remote, commit_ref or "HEAD", name)
-            return self._load(name, commit)
-        return self._load(name, self.get_commit(commit_ref or "HEAD"))
+            commit = self._transfers.fetch_weight_commit(remote, commit_ref or "HEAD", name)
+        else:
+            commit = self.get_commit(commit_ref or "HEAD")
+        return self._history.weight(name, commit)
 
     def get_all_weights(
         self, commit_ref: str | None = None, *, lazy: bool = False
@@ -597,21 +351,267 @@ class Repository(
             lazy: return a :class:`LazyWeights` mapping that reads each tensor on access.
         """
         commit = self.get_commit(commit_ref or "HEAD")
-        if lazy:
-            return LazyWeights(commit, self._load, weight_names(commit.weight_hashes))
-        names = weight_names(commit.weight_hashes)
-        oids = [commit.weight_hashes[name] for name in names]
-        arrays = self.store.read_many(oids, verify=self._verify_reads())
-        return {
-            name: WeightTensor._trusted(arr, self._metadata(commit, name, arr), oid)
-            for name, oid, arr in zip(names, oids, arrays, strict=True)
-        }
+        return self._history.lazy_weights(commit) if lazy else self._history.weights(commit)
+
+    # --- history ---
+
+    @_doc(History.log)
+    def log(self, max_commits: int | None = None, branch: str | None = None) -> list[Commit]:
+        return self._history.log(max_commits, branch)
+
+    @_doc(History.diff)
+    def diff(
+        self, from_ref: str, to_ref: str | None = None, *, stats: bool = False
+    ) -> dict[str, Any]:
+        return self._history.diff(from_ref, to_ref, stats=stats)
+
+    @_doc(History.show)
+    def show(self, ref: str = "HEAD") -> CommitView:
+        return self._history.show(ref)
+
+    @_doc(History.blame)
+    def blame(self, ref: str = "HEAD", *, stats: bool = True) -> dict[str, BlameEntry]:
+        return self._history.blame(ref, stats=stats)
+
+    @_doc(History.reflog)
+    def reflog(self, ref: str | None = None) -> list[ReflogEntry]:
+        return self._history.reflog(ref)
+
+    @_doc(History.bisect)
+    def bisect(
+        self,
+        good: str,
+        bad: str,
+        test: Test | None = None,
+        *,
+        metric: Callable[[Mapping[str, WeightTensor]], float] | None = None,
+        threshold: float | None = None,
+        bad_if: str = "above",
+        check_ends: bool = True,
+    ) -> BisectResult:
+        return self._history.bisect(
+            good,
+            bad,
+            test,
+            metric=metric,
+            threshold=threshold,
+            bad_if=bad_if,
+            check_ends=check_ends,
+        )
+
+    # --- merging ---
+
+    @overload
+    def merge(
+        self,
+        source_branch: str,
+        strategy: MergeStrategy | str = ...,
+        message: str | None = ...,
+        merge_alpha: float | None = ...,
+        *,
+        dry_run: Literal[False] = ...,
+        overrides: Mapping[str, Any] | None = ...,
+        non_float: str = ...,
+        allow_unrelated: bool = ...,
+        **params: Any,
+    ) -> Commit: ...
+
+    @overload
+    def merge(
+        self,
+        source_branch: str,
+        strategy: MergeStrategy | str = ...,
+        message: str | None = ...,
+        merge_alpha: float | None = ...,
+        *,
+        dry_run: Literal[True],
+        overrides: Mapping[str, Any] | None = ...,
+        non_float: str = ...,
+        allow_unrelated: bool = ...,
+        **params: Any,
+    ) -> MergePlan: ...
+
+    @_doc(MergeRunner.merge)
+    def merge(
+        self,
+        source_branch: str,
+        strategy: MergeStrategy | str = MergeStrategy.OURS,
+        message: str | None = None,
+        merge_alpha: float | None = None,
+        *,
+        dry_run: bool = False,
+        overrides: Mapping[str, Any] | None = None,
+        non_float: str = "ours",
+        allow_unrelated: bool = False,
+        **params: Any,
+    ) -> Commit | MergePlan:
+        runner = MergeRunner(self.parts, self._history, self._workspace)
+        return runner.merge(
+            source_branch,
+            strategy,
+            message,
+            merge_alpha,
+            dry_run=dry_run,
+            overrides=overrides,
+            non_float=non_float,
+            allow_unrelated=allow_unrelated,
+            **params,
+        )
+
+    # --- remotes ---
+
+    @_doc(Transfers.add_remote)
+    def add_remote(self, name: str, url: str) -> None:
+        self._transfers.add_remote(name, url)
+
+    @_doc(Transfers.remove_remote)
+    def remove_remote(self, name: str) -> None:
+        self._transfers.remove_remote(name)
+
+    @_doc(Transfers.list_remotes)
+    def list_remotes(self) -> dict[str, dict[str, Any]]:
+        return self._transfers.list_remotes()
+
+    @_doc(Transfers.push)
+    def push(
+        self,
+        remote_name: str,
+        force: bool = False,
+        progress_callback: ProgressCallback | None = None,
+        branch: str | None = None,
+        *,
+        show_progress: bool | None = None,
+        jobs: int = 8,
+    ) -> dict[str, Any]:
+        return self._transfers.push(
+            remote_name,
+            force,
+            progress_callback,
+            branch,
+            show_progress=show_progress,
+            jobs=jobs,
+        )
+
+    @_doc(Transfers.pull)
+    def pull(
+        self,
+        remote_name: str,
+        force: bool = False,
+        progress_callback: ProgressCallback | None = None,
+        *,
+        show_progress: bool | None = None,
+        jobs: int = 8,
+    ) -> dict[str, Any]:
+        return self._transfers.pull(
+            remote_name, force, progress_callback, show_progress=show_progress, jobs=jobs
+        )
+
+    @_doc(Transfers.incremental_push)
+    def incremental_push(self, remote_name: str, **options: Any) -> dict[str, Any]:
+        return self._transfers.push(remote_name, **options)
+
+    @_doc(Transfers.incremental_pull)
+    def incremental_pull(self, remote_name: str, **options: Any) -> dict[str, Any]:
+        return self._transfers.pull(remote_name, **options)
+
+    @_doc(Transfers.sync)
+    def sync(
+        self, remote_name: str, progress_callback: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        return self._transfers.sync(remote_name, progress_callback)
+
+    @_doc(Transfers.get_sync_status)
+    def get_sync_status(self, remote_name: str) -> dict[str, Any]:
+        return self._transfers.get_sync_status(remote_name)
+
+    @classmethod
+    def clone(
+        cls: type[R],
+        url: str,
+        path: str | Path,
+        *,
+        remote_name: str = "origin",
+        progress_callback: ProgressCallback | None = None,
+        show_progress: bool | None = None,
+    ) -> R:
+        """A complete copy of the repository at ``url`` in ``path``: every commit, branch,
+        tag and tensor, with ``remote_name`` configured and the remote's default branch
+        checked out.
+
+        Raises:
+            RemoteNotFoundError: (a ``FileNotFoundError``) nothing at ``url``: a folder or a
+                bucket that does not exist. Nothing is left behind.
+            RemoteError: ``path`` already holds a repository, or the transfer failed (the
+                clone is removed, as git removes a failed clone).
+        """
+        from coral.remote.url import parse_remote_url
+
+        parse_remote_url(url)  # a bad URL fails before anything is created
+        target = Path(path).absolute()
+        if (target / ".coral").exists():
+            raise RemoteError(f"{target} already holds a Coral repository; clone elsewhere")
+        # The first folder we create (target or an ancestor): a failed clone removes only it.
+        created = next((p for p in [*reversed(target.parents), target] if not p.exists()), None)
+        repo = cls(target, init=True)
+        try:
+            repo.add_remote(remote_name, url)
+            repo.pull(remote_name, progress_callback=progress_callback, show_progress=show_progress)
+        except BaseException:
+            # As git does: a failed clone leaves nothing behind (only what it created).
+            repo.close()
+            shutil.rmtree(created if created is not None else target / ".coral", ignore_errors=True)
+            raise
+        return repo
+
+    # --- model files and optimizer state ---
+
+    @_doc(ModelFiles.stage_files)
+    def stage_files(self, files: Mapping[str, bytes]) -> dict[str, str]:
+        return self._files.stage_files(files)
+
+    @_doc(ModelFiles.get_files)
+    def get_files(self, ref: str | None = None) -> dict[str, bytes]:
+        return self._files.get_files(ref)
+
+    @_doc(ModelFiles.stage_optimizer_state)
+    def stage_optimizer_state(self, optimizer: Any) -> dict[str, str]:
+        return self._files.stage_optimizer_state(optimizer)
+
+    @_doc(ModelFiles.load_optimizer_state)
+    def load_optimizer_state(self, optimizer: Any, ref: str | None = None) -> None:
+        self._files.load_optimizer_state(optimizer, ref)
+
+    # --- maintenance ---
+
+    @_doc(Maintenance.repack)
+    def repack(self, max_depth: int | None = None) -> RepackResult:
+        return self._maintenance.repack(max_depth)
+
+    @_doc(Maintenance.gc)
+    def gc(
+        self,
+        *,
+        prune: str | float | timedelta | None = None,
+        dry_run: bool = False,
+        reflog_expire: str | float | timedelta | None = None,
+    ) -> GcReport:
+        return self._maintenance.gc(prune=prune, dry_run=dry_run, reflog_expire=reflog_expire)
+
+    @_doc(Maintenance.fsck)
+    def fsck(self, *, verify_objects: bool = True) -> FsckReport:
+        return self._maintenance.fsck(verify_objects=verify_objects)
+
+    @_doc(Maintenance.stats)
+    def stats(self) -> StorageStats:
+        return self._maintenance.stats()
+
+    # --- lifetime ---
 
     def close(self) -> None:
         """Close open pack files (reopened on demand)."""
         self.store.close()
 
-    def __enter__(self) -> Repository:
+    def __enter__(self: R) -> R:
         return self
 
     def __exit__(
@@ -623,6 +623,7 @@ class Repository(
         self.close()
 
     def __repr__(self) -> str:
-        head = self._refs.head()
+        head = self.parts.refs.head()
         where = head.branch or f"detached {str(head.commit_hash)[:8]}"
-        return f"Repository({str(self.path)!r}, {where})"
+        place = str(self.parts.layout.root) if self.parts.layout else "in memory"
+        return f"Repository({place!r}, {where})"

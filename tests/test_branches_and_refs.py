@@ -270,7 +270,7 @@ def test_reflog_records_commits_and_checkouts(repo: Repository) -> None:
     first = _commit(repo, 1)
     repo.create_branch("exp")
     repo.checkout("exp")
-    entries = repo._refs.reflog("HEAD")
+    entries = repo.parts.refs.reflog("HEAD")
     assert entries[0].new == first and entries[0].message.startswith("commit:")
     assert entries[-1].message == "checkout: moving from main to exp"
 

@@ -355,7 +355,7 @@ def test_fast_forward_moves_the_branch_without_a_merge_commit(repo: Repository) 
     assert result.commit_hash == d.commit_hash and not result.is_merge_commit
     assert repo.head.branch == "main" and repo.head.commit_hash == d.commit_hash
     assert [c.metadata.message for c in repo.log()] == ["D", "C", "A"]
-    reflog = repo._refs.reflog("HEAD")
+    reflog = repo.parts.refs.reflog("HEAD")
     assert reflog[-1].message == "merge feature: Fast-forward"
     assert reflog[-1].old == a.commit_hash
 
@@ -377,7 +377,7 @@ def test_merging_an_ancestor_or_itself_is_up_to_date_and_writes_nothing(
 def test_merging_into_an_unborn_branch_fast_forwards(repo: Repository) -> None:
     _commit(repo, "A", w=np.zeros(2, F32))
     repo.create_branch("other")
-    repo._refs.set_head_branch("fresh")
+    repo.parts.refs.set_head_branch("fresh")
     assert repo.merge("other").commit_hash == repo.resolve_ref("other")
     assert repo.resolve_ref("fresh") == repo.resolve_ref("other")
 
@@ -429,7 +429,7 @@ def test_a_dry_run_returns_the_plan_and_writes_nothing(conflict: Repository) -> 
 
 def test_unrelated_histories_are_refused_unless_allowed(repo: Repository) -> None:
     _commit(repo, "A", w=np.zeros(2, F32))
-    repo._refs.set_head_branch("other")
+    repo.parts.refs.set_head_branch("other")
     _commit(repo, "X", w=np.ones(2, F32))
     before = _state(repo)
     with pytest.raises(InvalidValueError, match="unrelated histories"):
@@ -684,7 +684,7 @@ def test_a_stale_staged_removal_cannot_delete_what_a_merge_brings_in(repo: Repos
 
 def test_a_merge_of_unrelated_histories_re_runs_from_its_record(repo: Repository) -> None:
     _commit(repo, "A", w=np.zeros(2, F32))
-    repo._refs.set_head_branch("other")  # an orphan branch
+    repo.parts.refs.set_head_branch("other")  # an orphan branch
     _commit(repo, "X", w=np.ones(2, F32))
     merge = repo.merge("main", strategy="average", allow_unrelated=True)
     arguments = repo.show().merge_arguments

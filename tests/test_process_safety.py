@@ -50,7 +50,7 @@ def test_a_child_forked_while_a_thread_holds_the_lock_can_still_commit(repo: Rep
     holding, release = threading.Event(), threading.Event()
 
     def hold_lock() -> None:
-        with repo._lock.hold():
+        with repo.parts.lock.hold():
             holding.set()
             release.wait(10)
 
@@ -64,7 +64,7 @@ def test_a_child_forked_while_a_thread_holds_the_lock_can_still_commit(repo: Rep
             try:
                 # The parent's thread still holds the lock: this process must wait for the
                 # parent (not for itself), and then succeed.
-                repo._lock.timeout = 20
+                repo.parts.lock.timeout = 20
                 repo.stage_weights({"child": np.zeros(300_000, np.float32)})
                 repo.commit("child")
                 code = 0

@@ -1,13 +1,13 @@
-"""``Repository.stage_files``/``get_files`` and ``stage_optimizer_state``/
-``load_optimizer_state``: what travels with a model besides its weights, stored under the
-reserved names described in :mod:`.assets`."""
+"""``ModelFiles``: what travels with a model besides its weights (config and tokenizer
+files, optimizer state), stored under the reserved names of :mod:`coral.records.assets`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from coral.errors import InvalidTypeError
+from coral.history.service import History
 from coral.records.assets import (
     OPTIMIZER_PREFIX,
     as_file_array,
@@ -15,21 +15,17 @@ from coral.records.assets import (
     file_weight_name,
     is_file_name,
 )
-from coral.records.commit import Commit
-from coral.records.staging import StagingArea
-from coral.storage.pack_store import PackStore
+from coral.records.parts import RepositoryParts
+from coral.workspace.workspace import Workspace
 
 
-class ModelFileCommands:
-    """The model-file and optimizer methods of :class:`~coral.version_control.Repository`
-    (a mixin)."""
+class ModelFiles:
+    """Stages and reads a model's files and its optimizer state through a workspace."""
 
-    store: PackStore
-    get_commit: Callable[..., Commit]
-    _stage: Callable[..., dict[str, str]]
-    _head_commit: Callable[[], Commit | None]
-    _staging: StagingArea
-    stage_removal: Callable[[str | Iterable[str]], None]
+    def __init__(self, parts: RepositoryParts, history: History, workspace: Workspace) -> None:
+        self._parts = parts
+        self._history = history
+        self._workspace = workspace
 
     def stage_files(self, files: Mapping[str, bytes]) -> dict[str, str]:
         """Stage non-tensor files that belong with the model (``config.json``, tokenizer
@@ -47,14 +43,14 @@ class ModelFileCommands:
             file_weight_name(path): as_file_array(bytes(_file_bytes(path, data)))
             for path, data in files.items()
         }
-        stored = self._stage(arrays)
+        stored = self._workspace.stage_entries(arrays)
         return {file_path(name): oid for name, oid in stored.items()}
 
     def get_files(self, ref: str | None = None) -> dict[str, bytes]:
         """The model files of a commit (default HEAD), by relative path, byte for byte."""
-        commit = self.get_commit(ref or "HEAD")
+        commit = self._history.commit(ref or "HEAD")
         names = sorted(n for n in commit.weight_hashes if is_file_name(n))
-        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
+        arrays = self._parts.store.read_many([commit.weight_hashes[n] for n in names])
         return {file_path(n): a.tobytes() for n, a in zip(names, arrays, strict=True)}
 
     def stage_optimizer_state(self, optimizer: Any) -> dict[str, str]:
@@ -68,21 +64,23 @@ class ModelFileCommands:
         from coral.integrations.optimizer import optimizer_entries
 
         entries = optimizer_entries(optimizer)
-        stored = self._stage(entries)
-        head = self._head_commit()
-        before = set(head.weight_hashes if head else ()) | set(self._staging.read().weights)
+        stored = self._workspace.stage_entries(entries)
+        head = self._workspace.parent()
+        before = set(head.weight_hashes if head else ()) | set(
+            self._workspace.staging.read().weights
+        )
         stale = {n for n in before if n.startswith(OPTIMIZER_PREFIX)} - entries.keys()
         if stale:
-            self.stage_removal(stale)
+            self._workspace.stage_removal(stale)
         return stored
 
     def load_optimizer_state(self, optimizer: Any, ref: str | None = None) -> None:
         """Restore ``optimizer`` from the state stored in a commit (default HEAD)."""
         from coral.integrations.optimizer import load_optimizer_entries
 
-        commit = self.get_commit(ref or "HEAD")
+        commit = self._history.commit(ref or "HEAD")
         names = sorted(n for n in commit.weight_hashes if n.startswith(OPTIMIZER_PREFIX))
-        arrays = self.store.read_many([commit.weight_hashes[n] for n in names])
+        arrays = self._parts.store.read_many([commit.weight_hashes[n] for n in names])
         load_optimizer_entries(optimizer, dict(zip(names, arrays, strict=True)))
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from coral.errors import CoralError
 from coral.records.config import DEFAULTS
-from coral.records.parts import RepoParts
+from coral.records.parts import RepositoryParts
+from coral.storage.pack_store import PackStore
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class FsckReport:
 
 @dataclass
 class Fsck:
-    parts: RepoParts
+    parts: RepositoryParts
     report: FsckReport = field(default_factory=FsckReport)
 
     def run(self, verify_objects: bool = True) -> FsckReport:
@@ -76,12 +77,8 @@ class Fsck:
                 self.report.error("bad-config", key, str(err))
 
     def _check_objects(self, verify: bool) -> set[str]:
-        for name, reason in self.parts.store.unreadable_packs().items():
-            self.report.error("bad-pack", name, f"pack {name} cannot be read: {reason}")
-        for name, problems in self.parts.store.check_packs(self.parts.store.pack_names()).items():
-            for problem in problems:
-                kind = "bad-pack" if "cannot be read:" in problem else "pack-index"
-                (self.report.error if kind == "bad-pack" else self.report.warn)(kind, name, problem)
+        if isinstance(self.parts.store, PackStore):
+            self._check_packs(self.parts.store)
         bad: set[str] = set()
         for oid in self.parts.store.object_ids():
             self.report.objects_checked += 1
@@ -258,9 +255,17 @@ class Fsck:
                     f"staged weight {name!r} needs missing object {entry.object_id}; re-stage it",
                 )
 
+    def _check_packs(self, store: PackStore) -> None:
+        for name, reason in store.unreadable_packs().items():
+            self.report.error("bad-pack", name, f"pack {name} cannot be read: {reason}")
+        for name, problems in store.check_packs(store.pack_names()).items():
+            for problem in problems:
+                kind = "bad-pack" if "cannot be read:" in problem else "pack-index"
+                (self.report.error if kind == "bad-pack" else self.report.warn)(kind, name, problem)
+
     def _check_temp_files(self) -> None:
         try:
-            leftovers = sorted(os.listdir(self.parts.layout.tmp_dir))
+            leftovers = sorted(os.listdir(self.parts.tmp_dir))
         except FileNotFoundError:
             return
         for name in leftovers:

@@ -29,7 +29,7 @@ from typing import Any
 
 from coral.core.sizes import human_bytes
 from coral.maintenance.gc_roots import Reachability, Roots, collect_roots, exclusive_bytes
-from coral.records.parts import RepoParts
+from coral.records.parts import RepositoryParts
 from coral.storage.objects import ObjectInfo
 from coral.storage.pack_store import PackStore
 
@@ -95,8 +95,11 @@ class _Plan:
 
 
 class GarbageCollector:
-    def __init__(self, parts: RepoParts) -> None:
+    def __init__(self, parts: RepositoryParts, store: PackStore) -> None:
         self._parts = parts
+        self._store = store  # gc rewrites pack files: only an on-disk store has them
+        assert parts.layout is not None, "gc runs on an on-disk repository"
+        self._layout = parts.layout
 
     def run(
         self, *, prune: timedelta | None, reflog_expire: timedelta | None, dry_run: bool
@@ -104,7 +107,7 @@ class GarbageCollector:
         """``prune``: how old unreferenced things must be to go (None: never)."""
         if dry_run:
             return self._collect(prune, reflog_expire, dry_run=True)
-        with self._parts.store.gc_lock.collecting(), self._parts.lock.hold():
+        with self._store.gc_lock.collecting(), self._parts.lock.hold():
             return self._collect(prune, reflog_expire, dry_run=False)
 
     def _collect(
@@ -113,9 +116,9 @@ class GarbageCollector:
         now = time.time()
         cutoff = None if prune is None else now - prune.total_seconds()
         report = GcReport(dry_run=dry_run)
-        self._parts.store.refresh()
-        report.packs_before = len(self._parts.store.pack_names())
-        reach = Reachability(self._parts.commits, self._parts.store)
+        self._store.refresh()
+        report.packs_before = len(self._store.pack_names())
+        reach = Reachability(self._parts.commits, self._store)
         roots = collect_roots(
             self._parts.refs,
             self._parts.versions,
@@ -128,10 +131,8 @@ class GarbageCollector:
         report.reflog_entries_expired = sum(len(e) for e in roots.expired.values())
         plan = self._plan(roots, reach, cutoff, report)
         report.commits_removed = plan.commits
-        report.temp_files_removed = [
-            str(p.relative_to(self._parts.layout.coral_dir)) for p in plan.temp
-        ]
-        removed_bytes = sum(_size(self._parts.store.pack_path(n)) for n in plan.rewrite)
+        report.temp_files_removed = [str(p.relative_to(self._layout.coral_dir)) for p in plan.temp]
+        removed_bytes = sum(_size(self._store.pack_path(n)) for n in plan.rewrite)
         removed_bytes += sum(_size(p) for p in plan.temp)
         report.packs_removed = list(plan.rewrite)
         if dry_run:
@@ -140,17 +141,15 @@ class GarbageCollector:
             report.packs_after = report.packs_before - len(plan.rewrite) + report.packs_written
         else:
             written = self._execute(roots, plan, report)
-            report.packs_after = len(self._parts.store.pack_names())
+            report.packs_after = len(self._store.pack_names())
         report.bytes_freed = max(0, removed_bytes - written)
         return report
 
     def _estimated_pack_size(self, plan: _Plan) -> int:
         """The packs being rewritten less the payload of the copies they drop (a lower
         bound on what is freed: merging packs also saves some HDF5 overhead)."""
-        files = sum(_size(self._parts.store.pack_path(name)) for name in plan.rewrite)
-        copies = sum(
-            i.stored_nbytes for n in plan.rewrite for i in self._parts.store.pack_objects(n)
-        )
+        files = sum(_size(self._store.pack_path(name)) for name in plan.rewrite)
+        copies = sum(i.stored_nbytes for n in plan.rewrite for i in self._store.pack_objects(n))
         return files - (copies - sum(i.stored_nbytes for i in plan.moved))
 
     def _plan(
@@ -163,7 +162,7 @@ class GarbageCollector:
         if "staging" in object_sets:
             object_sets["staging"] |= reach.with_bases(roots.staged_objects, "the staging area")
         every = set().union(*object_sets.values())
-        sizes = {oid: self._parts.store.info(oid).stored_nbytes for oid in every}
+        sizes = {oid: self._store.info(oid).stored_nbytes for oid in every}
         report.reclaimable = exclusive_bytes(object_sets, sizes)
         keep = set(every)
 
@@ -190,7 +189,7 @@ class GarbageCollector:
         A pack holding copies nothing needs is rewritten once it is older than the grace
         period; until then it stays whole, with the bases its deltas need. Packs holding
         only needed copies are merged together when they are small."""
-        store = self._parts.store
+        store = self._store
         names = store.pack_names()
 
         def garbage_in(name: str) -> bool:
@@ -229,8 +228,8 @@ class GarbageCollector:
         and indexes whose pack is gone."""
         found: list[Path] = []
         with contextlib.suppress(FileNotFoundError):
-            found += [p for p in self._parts.layout.tmp_dir.iterdir() if _older(p, cutoff)]
-        packs = self._parts.layout.packs_dir
+            found += [p for p in self._parts.tmp_dir.iterdir() if _older(p, cutoff)]
+        packs = self._layout.packs_dir
         for sidecar in packs.glob("*.idx.json"):
             pack = sidecar.with_name(sidecar.name[: -len(".idx.json")] + ".h5")
             if not pack.exists() and _older(sidecar, cutoff):
@@ -243,20 +242,18 @@ class GarbageCollector:
             self._parts.refs.expire_reflog(ref, set(entries).__contains__)
         written = 0
         if plan.moved:
-            before = set(self._parts.store.pack_names())
-            with self._parts.store.writer() as writer:
+            before = set(self._store.pack_names())
+            with self._store.writer() as writer:
                 for info in plan.moved:
-                    writer.copy(info, self._parts.store.read_payload(info))
-            new = set(self._parts.store.pack_names()) - before
-            written = sum(_size(self._parts.store.pack_path(name)) for name in new)
+                    writer.copy(info, self._store.read_payload(info))
+            new = set(self._store.pack_names()) - before
+            written = sum(_size(self._store.pack_path(name)) for name in new)
             report.packs_written = len(new)
         # Commits before the objects they name, so a crash in between leaves no commit
         # without its weights; and the new pack is durable: only now do the old ones go.
         self._parts.commits.delete(plan.commits)
-        self._parts.store.remove_packs(plan.rewrite)
-        self._parts.similarity.retain(
-            set(self._parts.store.object_ids()), self._parts.layout.tmp_dir
-        )
+        self._store.remove_packs(plan.rewrite)
+        self._parts.similarity.retain(set(self._store.object_ids()), self._parts.tmp_dir)
         for path in plan.temp:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

@@ -10,15 +10,12 @@ point leaves the repository as it was or merged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from coral.core.weight_tensor import WeightMetadata
 from coral.errors import ConcurrentUpdateError, InvalidValueError, StagedChangesError
-from coral.history.graph import VersionGraph
+from coral.history.service import History
 from coral.merge.plan import (
     MergePlan,
     MergeStrategy,
@@ -33,17 +30,10 @@ from coral.merge.plan import (
     result_weights,
 )
 from coral.records.commit import Commit, CommitMetadata
-from coral.records.commits import CommitStore
+from coral.records.parts import RepositoryParts
 from coral.records.refs import Head
-from coral.storage.locking import RepositoryLock
 from coral.storage.objects import WriteRequest
-from coral.storage.store import TensorStore
-from coral.workspace.status import Status
-from coral.workspace.write_plan import WritePlanner
-
-RecordCommit = Callable[
-    [Head, list[str], dict[str, str], dict[str, WeightMetadata], CommitMetadata, str], Commit
-]
+from coral.workspace.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -91,50 +81,89 @@ class MergeRequest:
 
 
 class MergeRunner:
-    """Merges a ref into HEAD. Built by :class:`Repository` from its collaborators."""
+    """Merges a ref into a workspace's ref (HEAD's, for the repository's own workspace)."""
 
-    def __init__(
+    def __init__(self, parts: RepositoryParts, history: History, workspace: Workspace) -> None:
+        self._parts = parts
+        self._history = history
+        self._workspace = workspace
+
+    def merge(
         self,
+        source_branch: str,
+        strategy: MergeStrategy | str = MergeStrategy.OURS,
+        message: str | None = None,
+        merge_alpha: float | None = None,
         *,
-        resolve: Callable[[str], str],
-        head: Callable[[], Head],
-        commits: CommitStore,
-        graph: VersionGraph,
-        store: TensorStore,
-        lock: RepositoryLock,
-        staged: Callable[[], Status],
-        clear_staging: Callable[[], None],
-        planner_for: Callable[[Commit], WritePlanner],
-        load: Callable[[str], np.ndarray],
-        record_commit: RecordCommit,
-        advance_head: Callable[[Head, Commit, str], None],
-        identity: Callable[[], tuple[str, str]],
-        is_branch: Callable[[str], bool],
-        is_tag: Callable[[str], bool],
-    ) -> None:
-        self._resolve = resolve
-        self._head = head
-        self._commits = commits
-        self._graph = graph
-        self._store = store
-        self._lock = lock
-        self._staged = staged
-        self._clear_staging = clear_staging
-        self._planner_for = planner_for
-        self._load = load
-        self._record_commit = record_commit
-        self._advance_head = advance_head
-        self._identity = identity
-        self._is_branch = is_branch
-        self._is_tag = is_tag
+        dry_run: bool = False,
+        overrides: Mapping[str, Any] | None = None,
+        non_float: str = "ours",
+        allow_unrelated: bool = False,
+        **params: Any,
+    ) -> Commit | MergePlan:
+        """Merge a branch (or any ref) into HEAD, three-way against their merge base.
+
+        Weights changed on one side only take that side; weights changed on both are resolved
+        by ``strategy``. When HEAD is an ancestor of the source, HEAD fast-forwards (no merge
+        commit); when the source is already in HEAD's history, nothing happens.
+
+        Args:
+            source_branch: the branch, tag or commit to merge.
+            strategy: a :class:`MergeStrategy` or its value: ``"ours"``, ``"theirs"``,
+                ``"fail"``, ``"average"``, ``"weighted"``, or the model-merging methods
+                ``"task_arithmetic"`` (``lambda_``, ``weights``), ``"ties"`` (``density``,
+                ``lambda_``, ``weights``), ``"dare"`` (``density``, ``rescale``,
+                ``sign_election``, ``seed``, ``lambda_``, ``weights``), ``"slerp"`` (``t``).
+            message: the merge commit's message (default ``"Merge branch '<source>'"``).
+            merge_alpha: for ``"weighted"``: ``alpha * ours + (1 - alpha) * theirs``
+                (default 0.5).
+            dry_run: return the :class:`MergePlan` (per weight: which side, conflict, how
+                resolved) without writing anything.
+            overrides: glob -> strategy (or ``{"strategy": ..., **params}``) for the weights
+                whose names match; the first matching glob wins.
+            non_float: conflicting integer/bool/complex weights, model files (``stage_files``)
+                and optimizer state (``stage_optimizer_state``) are never combined, whatever
+                their shapes: take ``"ours"`` (default) or ``"theirs"``, or ``"fail"``. An
+                optimizer state changed on both sides is taken whole from that side (its
+                Adam moments too, under TIES or DARE as under AVERAGE): averaging two runs'
+                moments means nothing, and a mix of their entries would be a state neither
+                run had.
+            allow_unrelated: merge histories without a common commit (empty base).
+            **params: the strategy's parameters (``lambda`` may be given as ``lambda_``).
+
+        Returns:
+            The merge commit (two parents); for a fast-forward or an up-to-date merge, the
+            commit HEAD now points to. With ``dry_run``, the plan.
+
+        Raises:
+            MergeConflictError: weights the strategy may not or cannot combine (``"fail"``,
+                shape or dtype mismatch, no base version); nothing is written. Its
+                ``conflicts`` lists their names and ``reasons`` says why.
+            StagedChangesError: weights are staged (commit or reset them first).
+            InvalidValueError: unknown strategy or parameter, or a value out of range.
+
+        Example:
+            >>> repo.merge("finetune-b", strategy="ties", density=0.3)  # doctest: +SKIP
+        """
+        request = MergeRequest.build(
+            source_branch,
+            strategy,
+            message,
+            merge_alpha,
+            overrides,
+            non_float,
+            allow_unrelated,
+            params,
+        )
+        return self.plan(request) if dry_run else self.run(request)
 
     def plan(self, request: MergeRequest) -> MergePlan:
         """Every decision of the merge, nothing written."""
         return self._plan(request)[0]
 
     def _plan(self, request: MergeRequest) -> tuple[MergePlan, dict[str, WeightVersion]]:
-        theirs = self._resolve(request.source)
-        ours = self._head().commit_hash
+        theirs = self._history.resolve(request.source)
+        ours = self._workspace.tip().commit_hash
 
         def make(kind: str, bases: tuple[str, ...] = (), tensors: Any = ()) -> MergePlan:
             return MergePlan(
@@ -149,24 +178,24 @@ class MergeRunner:
                 tensors=tensors,
             )
 
-        if ours is not None and (ours == theirs or self._graph.is_ancestor(theirs, ours)):
+        if ours is not None and (ours == theirs or self._history.graph.is_ancestor(theirs, ours)):
             return make("up-to-date"), {}
-        if ours is None or self._graph.is_ancestor(ours, theirs):
+        if ours is None or self._history.graph.is_ancestor(ours, theirs):
             return make("fast-forward"), {}
-        bases = self._graph.get_merge_bases(ours, theirs)
+        bases = self._history.graph.get_merge_bases(ours, theirs)
         if not bases and not request.allow_unrelated:
             raise InvalidValueError(
                 f"refusing to merge unrelated histories: {request.source} shares no commit with "
                 "HEAD; pass allow_unrelated=True to merge them as if from an empty base"
             )
         base = (
-            base_versions(bases, self._commits.get, self._graph.best_common_ancestors)
+            base_versions(bases, self._parts.commits.get, self._history.graph.best_common_ancestors)
             if bases
             else {}
         )
         tensors = plan_tensors(
-            self._commits.get(ours),
-            self._commits.get(theirs),
+            self._parts.commits.get(ours),
+            self._parts.commits.get(theirs),
             base,
             request.chooser,
             request.non_float,
@@ -175,25 +204,25 @@ class MergeRunner:
 
     def run(self, request: MergeRequest) -> Commit:
         """Carry out the merge; returns the commit HEAD points to afterwards."""
-        with self._store.guard_writes():  # until the merge commit references its objects
+        with self._parts.store.guard_writes():  # until the merge commit references its objects
             return self._run(request)
 
     def _run(self, request: MergeRequest) -> Commit:
         plan, base = self._plan(request)
         if plan.kind == "up-to-date":
-            return self._commits.get(str(plan.ours))
+            return self._parts.commits.get(str(plan.ours))
         self._check_staging()  # fail fast; checked again under the lock
-        theirs = self._commits.get(plan.theirs)
+        theirs = self._parts.commits.get(plan.theirs)
         if plan.kind == "fast-forward":
-            with self._lock.hold():
+            with self._parts.lock.hold():
                 head = self._head_ready_to_move(plan)
-                self._advance_head(head, theirs, f"merge {plan.source}: Fast-forward")
+                self._workspace.advance(head, theirs, f"merge {plan.source}: Fast-forward")
             return theirs
         check_resolvable(plan)
-        ours = self._commits.get(str(plan.ours))
+        ours = self._parts.commits.get(str(plan.ours))
         merged = self._store_merged(plan, ours, theirs, base, request.chooser)
         hashes, weight_metadata = result_weights(plan, ours, theirs, merged)
-        author, email = self._identity()
+        author, email = self._parts.identity()
         message = request.message or self._default_message(plan)
         extra: dict[str, Any] = {"merge": plan.record()}
         lossy = sorted(n for n, m in weight_metadata.items() if "lossy" in m.extra)
@@ -202,9 +231,9 @@ class MergeRunner:
         metadata = CommitMetadata(
             author=author, email=email, message=message, tags=["merge"], extra=extra
         )
-        with self._lock.hold():
+        with self._parts.lock.hold():
             head = self._head_ready_to_move(plan)
-            commit = self._record_commit(
+            commit = self._workspace.record_commit(
                 head,
                 [ours.commit_hash, theirs.commit_hash],
                 hashes,
@@ -224,22 +253,22 @@ class MergeRunner:
         chooser: StrategyChooser,
     ) -> dict[str, str]:
         """Compute and store the merged tensors, one at a time; name -> object ID."""
-        planner = self._planner_for(ours)  # deltas against our version of each weight
+        planner = self._workspace.planner(ours)  # deltas against our version of each weight
         names: list[str] = []
 
         def requests() -> Iterator[WriteRequest]:
             for name, array, metadata in merged_tensors(
-                plan, ours, theirs, base, chooser, self._load
+                plan, ours, theirs, base, chooser, self._history.read_object
             ):
                 names.append(name)
                 yield planner.plan(name, array, metadata)[1]
 
-        with self._store.writer() as writer:
+        with self._parts.store.writer() as writer:
             oids = writer.add_many(requests())
         return dict(zip(names, oids, strict=True))
 
     def _check_staging(self) -> None:
-        if self._staged().has_changes:
+        if self._workspace.status().has_changes:
             raise StagedChangesError(
                 "weights are staged; commit them or call repo.reset() before merging"
             )
@@ -248,7 +277,7 @@ class MergeRunner:
         """HEAD, checked to be where the plan started with nothing staged against it (called
         with the lock held, just before HEAD moves). Staged entries equal to HEAD are dropped:
         once HEAD moves they would revert the merge in the next commit."""
-        head = self._head()
+        head = self._workspace.tip()
         if head.commit_hash != plan.ours:
             raise ConcurrentUpdateError(
                 f"HEAD moved from {str(plan.ours)[:8]} to {str(head.commit_hash)[:8]} while "
@@ -257,12 +286,12 @@ class MergeRunner:
         self._check_staging()
         # Anything left staged (entries equal to HEAD, removals of names HEAD lacks) would
         # apply to the merged snapshot in the next commit: drop it.
-        self._clear_staging()
+        self._workspace.unstage(None)
         return head
 
     def _default_message(self, plan: MergePlan) -> str:
-        if self._is_branch(plan.source):
+        if self._history.is_branch(plan.source):
             return f"Merge branch '{plan.source}'"
-        if self._is_tag(plan.source):
+        if self._history.is_tag(plan.source):
             return f"Merge tag '{plan.source}'"
         return f"Merge commit '{plan.theirs[:8]}'"

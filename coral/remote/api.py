@@ -1,26 +1,18 @@
-"""``Repository`` remote methods (section 10 of the chapter): ``add_remote``, ``push``,
-``pull``, ``sync``, ``get_sync_status``, ``clone``... Thin: the work lives in
-:mod:`coral.remote`, imported when a remote is first used (it sits a layer above this one,
-and ``boto3`` is only needed for S3)."""
+"""``Transfers``: a repository's remotes, pushes, pulls and syncs, over its parts. The work
+lives in :mod:`coral.remote.push`, :mod:`coral.remote.pull` and :mod:`coral.remote.status`;
+``boto3`` is imported only when an S3 remote is used."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from coral.errors import NonFastForwardError
+from coral.errors import InvalidValueError, NonFastForwardError
 from coral.records.branch import BranchManager
 from coral.records.commit import Commit
-from coral.records.commits import CommitStore
-from coral.records.layout import RepoLayout
-from coral.records.refs import RefStore
-from coral.records.staging import StagingArea
-from coral.records.tags import VersionStore
-from coral.records.tracking import TrackingRefs
-from coral.storage.locking import RepositoryLock
-from coral.storage.pack_store import PackStore
+from coral.records.parts import RepositoryParts
+from coral.storage.store import TensorStore
 from coral.workspace.guards import writes_objects
 
 if TYPE_CHECKING:
@@ -29,30 +21,31 @@ if TYPE_CHECKING:
     from coral.remote.remote import Remote
 
 ProgressCallback = Callable[[int, int, int, str], None]
-R = TypeVar("R", bound="RemoteCommands")
 
 
-class RemoteCommands:
-    """The remote methods of :class:`~coral.version_control.Repository` (a mixin)."""
+class Transfers:
+    """Remote configuration and transfers of one repository."""
 
-    store: PackStore
-    _layout: RepoLayout
-    _lock: RepositoryLock
-    _commits: CommitStore
-    _refs: RefStore
-    branch_manager: BranchManager
-    _versions: VersionStore
-    _staging: StagingArea
-    _tracking: TrackingRefs
-    _who: Callable[[], str]
-    close: Callable[[], None]
+    def __init__(self, parts: RepositoryParts, branches: BranchManager) -> None:
+        self._parts = parts
+        self._branches = branches
+
+    @property
+    def store(self) -> TensorStore:
+        return self._parts.store
+
+    def _remotes_file(self) -> Path:
+        layout = self._parts.layout
+        if layout is None:
+            raise InvalidValueError("a repository in memory keeps no remotes")
+        return layout.remotes_file
 
     # --- configuration ---
 
     def _remote_config(self) -> RemoteConfig:
         from coral.remote.config import RemoteConfig
 
-        return RemoteConfig(self._layout.remotes_file, self._layout.tmp_dir, self._lock)
+        return RemoteConfig(self._remotes_file(), self._parts.tmp_dir, self._parts.lock)
 
     def add_remote(self, name: str, url: str) -> None:
         """Add a remote: ``file:///path``, ``s3://bucket/prefix`` or
@@ -63,7 +56,7 @@ class RemoteCommands:
     def remove_remote(self, name: str) -> None:
         """Forget a remote and its remote-tracking branches (nothing on the remote changes)."""
         self._remote_config().remove(name)
-        self._tracking.drop_remote(name)
+        self._parts.tracking.drop_remote(name)
 
     def list_remotes(self) -> dict[str, dict[str, Any]]:
         """``{name: {"url": ..., "backend": "s3" | "minio" | "file", ...options}}``."""
@@ -80,15 +73,15 @@ class RemoteCommands:
         from coral.remote.local import LocalSide
 
         return LocalSide(
-            store=self.store,
-            commits=self._commits,
-            refs=self._refs,
-            branches=self.branch_manager,
-            versions=self._versions,
-            staging=self._staging,
-            tracking=self._tracking,
-            tmp_dir=self._layout.tmp_dir,
-            who=self._who(),
+            store=self._parts.store,
+            commits=self._parts.commits,
+            refs=self._parts.refs,
+            branches=self._branches,
+            versions=self._parts.versions,
+            staging=self._parts.staging,
+            tracking=self._parts.tracking,
+            tmp_dir=self._parts.tmp_dir,
+            who=self._parts.who(),
         )
 
     # --- transfers ---
@@ -211,56 +204,8 @@ class RemoteCommands:
         with self._open_remote(remote_name) as remote:
             return sync_status(self._local_side(), remote)
 
-    def _fetch_weight_commit(self, remote_name: str, ref: str, name: str) -> Commit:
+    def fetch_weight_commit(self, remote_name: str, ref: str, name: str) -> Commit:
         from coral.remote.status import fetch_commit_for_read
 
         with self._open_remote(remote_name) as remote:
             return fetch_commit_for_read(self._local_side(), remote, ref, name)
-
-    @classmethod
-    def clone(
-        cls: type[R],
-        url: str,
-        path: str | Path,
-        *,
-        remote_name: str = "origin",
-        progress_callback: ProgressCallback | None = None,
-        show_progress: bool | None = None,
-    ) -> R:
-        """A complete copy of the repository at ``url`` in ``path``: every commit, branch,
-        tag and tensor, with ``remote_name`` configured and the remote's default branch
-        checked out. A clone that fails leaves nothing behind.
-
-        Raises:
-            RemoteNotFoundError: (a ``FileNotFoundError``) no folder or bucket at ``url``.
-        """
-        from coral.errors import RemoteError
-        from coral.remote.url import parse_remote_url
-
-        parse_remote_url(url)  # a bad URL fails before anything is created
-        target = Path(path)
-        if (target / ".coral").exists():
-            raise RemoteError(f"{target} already holds a Coral repository; clone elsewhere")
-        created = _outermost_missing(target)
-        repo = cls(target, init=True)  # type: ignore[call-arg]
-        try:
-            repo.add_remote(remote_name, url)
-            repo.pull(remote_name, progress_callback=progress_callback, show_progress=show_progress)
-        except BaseException:
-            # As git does: a failed clone leaves nothing behind (only what it created).
-            repo.close()
-            shutil.rmtree(target / ".coral" if created is None else created, ignore_errors=True)
-            raise
-        return repo
-
-
-def _outermost_missing(path: Path) -> Path | None:
-    """The first folder on the way to ``path`` that does not exist yet (what creating it
-    creates), or None when ``path`` exists."""
-    missing = None
-    path = path.absolute()
-    for folder in (path, *path.parents):
-        if folder.exists():
-            break
-        missing = folder
-    return missing

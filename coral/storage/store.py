@@ -228,6 +228,9 @@ class TensorStore(ABC):
     def refresh(self) -> None:  # noqa: B027 (optional hook: in-memory stores have nothing to do)
         """Catch up with objects other processes stored or gc moved (nothing by default)."""
 
+    def close(self) -> None:  # noqa: B027 (optional hook: in-memory stores hold no files)
+        """Release open files; they are reopened on demand (nothing by default)."""
+
     def _fresh(self, oid: str, read: Callable[[ObjectInfo], T]) -> T:
         """``read(info)``, looked up once more if gc moved the object meanwhile."""
         try:
