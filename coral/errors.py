@@ -39,6 +39,8 @@ Tree::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class CoralError(Exception):
     """Base class of every error Coral raises on purpose."""
@@ -171,9 +173,9 @@ class NonFastForwardError(RemoteError):
 
     ``result`` holds what the push did for the branches and tags it could update."""
 
-    def __init__(self, message: str, result: dict[str, object] | None = None) -> None:
+    def __init__(self, message: str, result: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
-        self.result = result or {}
+        self.result: Mapping[str, object] = result if result is not None else {}
 
 
 class RemoteFormatError(RemoteError, ValueError):

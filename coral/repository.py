@@ -29,7 +29,7 @@ import numpy as np
 
 from coral.core.weight_tensor import WeightTensor
 from coral.delta.repack import RepackResult
-from coral.errors import InvalidValueError, RemoteError, UnmergedBranchError
+from coral.errors import InvalidValueError, RemoteError
 from coral.history.bisect import BisectResult, Test
 from coral.history.blame import BlameEntry
 from coral.history.graph import VersionGraph
@@ -45,11 +45,14 @@ from coral.merge.runner import MergeRunner
 from coral.records.branch import Branch, BranchManager
 from coral.records.commit import Commit
 from coral.records.layout import RepoLayout
-from coral.records.parts import RepositoryParts, open_parts
+from coral.records.parts import RepositoryParts, memory_parts, open_parts
 from coral.records.refs import Head, ReflogEntry
 from coral.records.tags import Version
-from coral.remote.api import ProgressCallback, Transfers
+from coral.remote.backend import Backend
+from coral.remote.results import PullResult, PushResult, SyncResult, SyncStatus
+from coral.remote.service import ProgressCallback, Transfers
 from coral.storage.store import TensorStore
+from coral.workspace.refs import Refs
 from coral.workspace.status import Status
 from coral.workspace.workspace import Workspace
 
@@ -83,6 +86,23 @@ class Repository:
         self._assemble(open_parts(path, init=init))
 
     @classmethod
+    def in_memory(cls: type[R]) -> R:
+        """A new, empty repository that lives in memory: records in a dict, weights in a
+        :class:`~coral.storage.memory_store.MemoryStore` with the same delta encoding, on
+        an unborn ``main``. Everything but the directory works (``path``, ``gc`` and
+        ``repack``'s pack rewrite need a disk); it is gone when the object is. For tests,
+        property tests and notebooks that try something out.
+
+        Example:
+            >>> repo = Repository.in_memory()
+            >>> _ = repo.stage_weights({"w": np.zeros(3, np.float32)})
+            >>> _ = repo.commit("try it")
+            >>> repo.get_weight("w").data.tolist()
+            [0.0, 0.0, 0.0]
+        """
+        return cls.from_parts(memory_parts())
+
+    @classmethod
     def from_parts(cls: type[R], parts: RepositoryParts) -> R:
         """A repository over parts built elsewhere (a store or records of your own)."""
         repo = cls.__new__(cls)
@@ -98,6 +118,7 @@ class Repository:
         self.branch_manager = BranchManager(
             parts.refs, self._history.resolve, who=parts.who, tags=parts.versions
         )
+        self._refs = Refs(parts, self._history, self.branch_manager)
         self._transfers = Transfers(parts, self.branch_manager)
         self._files = ModelFiles(parts, self._history, self._workspace)
         self._maintenance = Maintenance(parts, self._history)
@@ -152,6 +173,7 @@ class Repository:
 
     # --- staging and committing ---
 
+    @_doc(Workspace.stage_weights)
     def stage_weights(
         self,
         weights: Mapping[str, WeightTensor | np.ndarray | Any],
@@ -161,40 +183,6 @@ class Repository:
         lossy: bool | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, str]:
-        """Store weights and stage them for the next commit.
-
-        The next commit is the snapshot staged since the last commit: exactly the weights
-        staged (several calls accumulate; a later one replaces names of an earlier one), plus
-        HEAD's model files (``stage_files``). A weight HEAD holds that was not staged is not
-        in it: a model that dropped a layer commits without the layer.
-
-        Args:
-            weights: name -> ``WeightTensor``, NumPy array or ``torch.Tensor``. The dict key is
-                the name recorded (a ``WeightTensor`` with another ``metadata.name`` is renamed).
-            partial: update some weights only: the next commit keeps HEAD's weights (and
-                optimizer state) that were not staged. One partial call makes the whole next
-                commit partial.
-            remove_missing: also stage the removal of every weight in HEAD that ``weights``
-                does not name (the default snapshot already leaves them out; with
-                ``partial`` staged as well, this still makes the commit hold exactly
-                ``weights``).
-            lossy: ``True`` stores each float weight's change since HEAD rounded to int8 steps
-                (``int8_quantized``): much smaller, but the committed weight is the rounded
-                one and its metadata says so. Default: lossless, unless the repository is
-                configured with ``core.delta_type = "int8_quantized"`` and
-                ``core.allow_lossy = true``.
-            progress: called with each weight's size in bytes once it has been encoded
-                (for progress bars).
-
-        Returns:
-            ``{name: object_id}`` for every weight given.
-
-        Raises:
-            WeightTypeError / InvalidWeightError: before anything is written, for the first
-                entry that is not a storable array.
-            InvalidValueError: ``core.delta_type`` is ``int8_quantized`` but lossy storage
-                was not allowed.
-        """
         return self._workspace.stage_weights(
             weights, partial=partial, remove_missing=remove_missing, lossy=lossy, progress=progress
         )
@@ -212,6 +200,7 @@ class Repository:
         HEAD's weights the staged snapshot leaves out)."""
         return self._workspace.status()
 
+    @_doc(Workspace.commit)
     def commit(
         self,
         message: str,
@@ -222,60 +211,19 @@ class Repository:
         allow_empty: bool = False,
         metrics: Mapping[str, float] | None = None,
     ) -> Commit:
-        """Record the snapshot staged since the last commit, and move the branch to it.
-
-        The commit holds exactly the weights staged (and HEAD's model files); with
-        ``stage_weights(..., partial=True)`` it keeps HEAD's other weights too. ``status()``
-        says beforehand what it will remove.
-
-        Args:
-            message: what changed and why.
-            author, email: default to ``user.name``/``user.email`` (config, then git config).
-            tags: free-form labels kept in the commit metadata.
-            allow_empty: commit even when the snapshot equals HEAD's.
-            metrics: name -> finite number (loss, accuracy...), kept in
-                ``metadata.extra["metrics"]`` and plotted across versions by the notebook
-                widgets, like the metrics of tags.
-
-        Raises:
-            NothingToCommitError: nothing staged, or the snapshot equals HEAD's.
-        """
         return self._workspace.commit(
             message, author, email, tags, allow_empty=allow_empty, metrics=metrics
         )
 
     # --- branches, checkout, tags ---
 
+    @_doc(Refs.create_branch)
     def create_branch(self, name: str, from_ref: str | None = None) -> Branch:
-        """Create a branch at ``from_ref`` (default: HEAD). HEAD does not move.
+        return self._refs.create_branch(name, from_ref)
 
-        The new branch's ``parent_branch`` records the branch it was created from.
-        """
-        commit_hash = self.resolve_ref(from_ref if from_ref is not None else "HEAD")
-        if from_ref is None:
-            parent_branch = self.current_branch
-        else:
-            parent_branch = from_ref if self._history.is_branch(from_ref) else None
-        return self.branch_manager.create_branch(name, commit_hash, parent_branch)
-
+    @_doc(Refs.delete_branch)
     def delete_branch(self, name: str, *, force: bool = False) -> Branch:
-        """Delete a branch. Refuses a branch whose commits no other branch or tag reaches,
-        unless ``force``: then every commit made on it stays in ``repo.reflog("HEAD")``, and
-        gc keeps it until that entry expires (``gc.reflog_expire_unreachable``, 30 days), so
-        ``repo.create_branch(name, commit_hash)`` restores it."""
-        with self.parts.lock.hold():  # the checks and the deletion are one step
-            branch = self.branch_manager.get_branch(name)
-            if not force and self.current_branch != name:  # that refusal comes first, below
-                others = [
-                    b.commit_hash for b in self.branch_manager.list_branches() if b.name != name
-                ]
-                others += [v.commit_hash for v in self.list_versions()]
-                if not any(self.version_graph.is_ancestor(branch.commit_hash, o) for o in others):
-                    raise UnmergedBranchError(
-                        f"branch {name!r} is not merged into any other branch or tag; "
-                        f"delete it with delete_branch({name!r}, force=True) if you mean it"
-                    )
-            return self.branch_manager.delete_branch(name)
+        return self._refs.delete_branch(name, force=force)
 
     def checkout(self, target: str, *, force: bool = False) -> Commit:
         """Switch HEAD to a branch, or detach it at any other ref (tag, hash, ``main~2``).
@@ -294,6 +242,7 @@ class Repository:
         at."""
         return self._workspace.reset(ref)
 
+    @_doc(Refs.tag_version)
     def tag_version(
         self,
         name: str,
@@ -301,19 +250,7 @@ class Repository:
         metrics: Mapping[str, float] | None = None,
         commit_ref: str | None = None,
     ) -> Version:
-        """Tag a commit (default: HEAD) with a name, a description and metrics.
-
-        Raises:
-            RefExistsError: the tag exists (tags never move).
-            InvalidValueError: a metric that is not a finite number.
-        """
-        commit_hash = self.resolve_ref(commit_ref if commit_ref is not None else "HEAD")
-        with self.parts.lock.hold():  # the branch check and the creation must be one step
-            if self._history.is_branch(name):
-                raise InvalidValueError(
-                    f"{name!r} is already a branch; pick another tag name so refs stay unambiguous"
-                )
-            return self.parts.versions.create(name, commit_hash, description, metrics)
+        return self._refs.tag_version(name, description, metrics, commit_ref)
 
     def list_versions(self) -> list[Version]:
         """All tags, oldest first."""
@@ -482,7 +419,8 @@ class Repository:
         *,
         show_progress: bool | None = None,
         jobs: int = 8,
-    ) -> dict[str, Any]:
+        backend: Backend | None = None,
+    ) -> PushResult:
         return self._transfers.push(
             remote_name,
             force,
@@ -490,6 +428,7 @@ class Repository:
             branch,
             show_progress=show_progress,
             jobs=jobs,
+            backend=backend,
         )
 
     @_doc(Transfers.pull)
@@ -501,28 +440,38 @@ class Repository:
         *,
         show_progress: bool | None = None,
         jobs: int = 8,
-    ) -> dict[str, Any]:
+        backend: Backend | None = None,
+    ) -> PullResult:
         return self._transfers.pull(
-            remote_name, force, progress_callback, show_progress=show_progress, jobs=jobs
+            remote_name,
+            force,
+            progress_callback,
+            show_progress=show_progress,
+            jobs=jobs,
+            backend=backend,
         )
 
-    @_doc(Transfers.incremental_push)
-    def incremental_push(self, remote_name: str, **options: Any) -> dict[str, Any]:
+    def incremental_push(self, remote_name: str, **options: Any) -> PushResult:
+        """Another name for :meth:`push` (every push is incremental)."""
         return self._transfers.push(remote_name, **options)
 
-    @_doc(Transfers.incremental_pull)
-    def incremental_pull(self, remote_name: str, **options: Any) -> dict[str, Any]:
+    def incremental_pull(self, remote_name: str, **options: Any) -> PullResult:
+        """Another name for :meth:`pull` (every pull is incremental)."""
         return self._transfers.pull(remote_name, **options)
 
     @_doc(Transfers.sync)
     def sync(
-        self, remote_name: str, progress_callback: ProgressCallback | None = None
-    ) -> dict[str, Any]:
-        return self._transfers.sync(remote_name, progress_callback)
+        self,
+        remote_name: str,
+        progress_callback: ProgressCallback | None = None,
+        *,
+        backend: Backend | None = None,
+    ) -> SyncResult:
+        return self._transfers.sync(remote_name, progress_callback, backend=backend)
 
     @_doc(Transfers.get_sync_status)
-    def get_sync_status(self, remote_name: str) -> dict[str, Any]:
-        return self._transfers.get_sync_status(remote_name)
+    def get_sync_status(self, remote_name: str, *, backend: Backend | None = None) -> SyncStatus:
+        return self._transfers.get_sync_status(remote_name, backend=backend)
 
     @classmethod
     def clone(

@@ -1,13 +1,18 @@
 """What each ``%coral`` subcommand does: a thin call of the public ``Repository`` API that
 returns an object with a rich display. No logic of its own beyond parsing and display.
+
+Commands act on a :class:`SessionLike` they are handed (the kernel's
+:class:`~coral_jupyter.session.Session`, which runs its lines through :func:`execute`), so this
+module does not import the session.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
@@ -30,9 +35,23 @@ from coral_jupyter.display import (
 from coral_jupyter.display.views import shapes_of
 from coral_jupyter.parser import PARSERS, parse, split, usage
 from coral_jupyter.progress import read_weights, stage_with_progress
-from coral_jupyter.session import Session
 
-Handler = Callable[[Session, argparse.Namespace, dict[str, Any]], Any]
+
+class SessionLike(Protocol):
+    """What a command acts on: the current repository, the means to choose another, and the
+    last DAG explorer opened (``%coral metrics`` selects in it)."""
+
+    explorer: Any
+
+    @property
+    def repo(self) -> Repository: ...
+
+    def init(self, path: str | Path | None = None) -> Repository: ...
+
+    def open(self, path: str | Path | None = None) -> Repository: ...
+
+
+Handler = Callable[[SessionLike, argparse.Namespace, dict[str, Any]], Any]
 
 
 class Preformatted:
@@ -50,7 +69,7 @@ class Preformatted:
         return f"<pre>{esc(self.text)}</pre>"
 
 
-def execute(session: Session, line: str, user_ns: dict[str, Any]) -> Any:
+def execute(session: SessionLike, line: str, user_ns: dict[str, Any]) -> Any:
     """Run one ``%coral`` line against ``session``, with ``user_ns`` as the notebook
     namespace. Returns the object to display."""
     command, args = parse(split(line))
@@ -67,25 +86,25 @@ def _help(command: str | None) -> Preformatted:
     return Preformatted(PARSERS[command].format_help())
 
 
-def _init(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _init(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return RepositorySummary.of(session.init(args.path))
 
 
-def _open(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _open(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return RepositorySummary.of(session.open(args.path))
 
 
-def _status(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _status(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return session.repo.status()
 
 
-def _add(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _add(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     weights = ns.collect(user_ns, args.names)
     stage_with_progress(session.repo, weights, partial=args.partial)
     return session.repo.status()
 
 
-def _commit(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _commit(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.names:
         weights = ns.collect(user_ns, args.names)  # every name checked before anything is staged
@@ -99,22 +118,18 @@ def _commit(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
     return CommitOutcome.of(repo, commit)
 
 
-def _log(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _log(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.max_count is not None and args.max_count < 1:
         raise InvalidValueError("log -n takes a positive number")
-    if args.all:  # every branch and tag, as git log --all
-        starts = [b.commit_hash for b in repo.branch_manager.list_branches()]
-        starts += [v.commit_hash for v in repo.list_versions()]
-        if repo.head.commit_hash:
-            starts.append(repo.head.commit_hash)
-        commits = list(itertools.islice(repo.version_graph.walk(starts), args.max_count))
+    if args.all:  # every branch and tag (and a detached HEAD), as git log --all
+        commits = list(itertools.islice(repo.version_graph.walk(repo.ref_tips()), args.max_count))
     else:
         commits = repo.log(max_commits=args.max_count, branch=args.ref)
-    return LogView(commits, refs=_ref_labels(repo))
+    return LogView(commits, refs=repo.ref_labels())
 
 
-def _branch(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _branch(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.delete or args.force_delete:
         name = args.delete or args.force_delete
@@ -126,7 +141,7 @@ def _branch(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
     return BranchList(repo.branch_manager.list_branches(), repo.current_branch)
 
 
-def _checkout(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _checkout(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.into is None:
         commit = repo.checkout(args.ref, force=args.force)
@@ -145,7 +160,7 @@ def _moved(repo: Repository, short: str) -> str:
     return f"HEAD is now detached at {short}"
 
 
-def _merge(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _merge(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     params = dict(args.param)
     overrides = dict(args.override) or None
@@ -163,7 +178,7 @@ def _merge(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) 
     return MergeOutcome(plan, repo.merge(args.branch, **common))
 
 
-def _tag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _tag(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.delete:
         version = repo.delete_version(args.name)
@@ -171,7 +186,7 @@ def _tag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) ->
     return repo.tag_version(args.name, args.message, dict(args.metric) or None, args.ref)
 
 
-def _diff(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _diff(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     a, b, labels = _diff_refs(repo, args.a, args.b)
     shapes = shapes_of(repo.get_commit(a), repo.get_commit(b))
@@ -188,30 +203,30 @@ def _diff_refs(repo: Repository, a: str | None, b: str | None) -> tuple[str, str
     return head.parent_hashes[0], "HEAD", ("HEAD~1", "HEAD")
 
 
-def _show(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _show(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return session.repo.show(args.ref)
 
 
-def _get(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> WeightTensor:
+def _get(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> WeightTensor:
     return session.repo.get_weight(args.weight, args.ref)
 
 
-def _versions(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _versions(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return VersionList(session.repo.list_versions())
 
 
-def _fsck(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _fsck(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return Notice(str(session.repo.fsck(verify_objects=not args.quick)))
 
 
-def _gc(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _gc(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     report = session.repo.gc(
         prune=args.prune, dry_run=args.dry_run, reflog_expire=args.reflog_expire
     )
     return Notice(str(report))
 
 
-def _dag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _dag(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     from coral_jupyter.widgets import DagExplorer
 
     explorer = DagExplorer(session.repo)
@@ -221,7 +236,7 @@ def _dag(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) ->
     return explorer
 
 
-def _diffview(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _diffview(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     from coral_jupyter.widgets import DiffViewer
 
     a, b, _ = _diff_refs(session.repo, args.a, args.b)
@@ -231,13 +246,13 @@ def _diffview(session: Session, args: argparse.Namespace, user_ns: dict[str, Any
     return viewer
 
 
-def _metrics(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _metrics(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     from coral_jupyter.widgets import MetricsPlot
 
     return MetricsPlot(session.repo, explorer=session.explorer)
 
 
-def _remote(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _remote(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = session.repo
     if args.action == "add":
         if not args.name or not args.url:
@@ -250,17 +265,17 @@ def _remote(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
     return RemoteList(repo.list_remotes())
 
 
-def _push(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _push(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     result = session.repo.push(args.remote, force=args.force, branch=args.branch)
     return TransferReport(f"Pushed to {args.remote}", {"push": result})
 
 
-def _pull(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _pull(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     result = session.repo.pull(args.remote, force=args.force)
     return TransferReport(f"Pulled from {args.remote}", {"pull": result})
 
 
-def _sync(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _sync(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     result = session.repo.sync(args.remote)
     state = "in sync" if result["is_synced"] else "not in sync"
     return TransferReport(
@@ -268,7 +283,7 @@ def _sync(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -
     )
 
 
-def _clone(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _clone(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     repo = Repository.clone(args.url, args.path)
     session.open(repo.path)
     return RepositorySummary.of(session.repo)
@@ -283,7 +298,7 @@ def _callable(user_ns: dict[str, Any], name: str | None, option: str) -> Any:
     return found
 
 
-def _bisect(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _bisect(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return Preformatted(
         str(
             session.repo.bisect(
@@ -298,25 +313,12 @@ def _bisect(session: Session, args: argparse.Namespace, user_ns: dict[str, Any])
     )
 
 
-def _blame(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _blame(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return Preformatted("\n".join(str(e) for e in session.repo.blame(args.ref).values()))
 
 
-def _help_command(session: Session, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+def _help_command(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return _help(args.command)
-
-
-def _ref_labels(repo: Repository) -> Mapping[str, list[str]]:
-    labels: dict[str, list[str]] = {}
-    head = repo.head
-    for branch in repo.branch_manager.list_branches():
-        mark = "HEAD -> " if branch.name == head.branch else ""
-        labels.setdefault(branch.commit_hash, []).append(mark + branch.name)
-    if head.branch is None and head.commit_hash:
-        labels.setdefault(head.commit_hash, []).insert(0, "HEAD")
-    for version in repo.list_versions():
-        labels.setdefault(version.commit_hash, []).append(f"tag {version.name}")
-    return labels
 
 
 HANDLERS: dict[str, Handler] = {

@@ -12,6 +12,7 @@ from typing import Any
 
 from coral.errors import NotARepositoryError
 from coral.version_control import Repository
+from coral_jupyter.commands import execute
 
 
 class Session:
@@ -61,8 +62,6 @@ class Session:
     def run(self, line: str, namespace: dict[str, Any] | None = None) -> Any:
         """Run a ``%coral`` command line from plain Python, e.g.
         ``session().run('commit -m "epoch 3" model', globals())``."""
-        from coral_jupyter.commands import execute
-
         return execute(self, line, namespace if namespace is not None else {})
 
 

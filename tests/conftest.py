@@ -20,8 +20,24 @@ def _fixed_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORAL_AUTHOR_EMAIL", "test@example.com")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """In a module marked ``disk_and_memory``, every test taking ``repo`` runs twice: on a
+    repository on disk and on one in memory (``Repository.in_memory()``), unless it is marked
+    ``disk_only`` (it reads files under ``.coral`` or reopens the path)."""
+    node = metafunc.definition
+    if (
+        "repo" in metafunc.fixturenames
+        and node.get_closest_marker("disk_and_memory")
+        and not node.get_closest_marker("disk_only")
+    ):
+        metafunc.parametrize("repo", ["disk", "memory"], indirect=True)
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Repository:
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Repository:
+    """A new repository: on disk, or in memory where the test is parametrized so."""
+    if getattr(request, "param", "disk") == "memory":
+        return Repository.in_memory()
     return Repository(tmp_path / "project", init=True)
 
 

@@ -9,15 +9,46 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
+from coral.records.store_setup import configure_store
+from coral.testing.arrays import assert_bit_exact
+from coral.version_control import Repository
 
-def assert_bit_exact(actual: np.ndarray, expected: np.ndarray) -> None:
-    """Same dtype, same shape, same bytes: the only equality Coral accepts."""
-    assert actual.dtype == expected.dtype
-    assert actual.shape == expected.shape
-    assert actual.tobytes() == np.ascontiguousarray(expected).tobytes()
+__all__ = [
+    "assert_bit_exact",
+    "reopen",
+    "repository_state",
+    "run_killed_after",
+    "sweep_kills",
+    "tiny_bert",
+]
+
+
+def reopen(repo: Repository) -> Repository:
+    """The same repository opened afresh, holding nothing of ``repo``'s: from its path on
+    disk; in memory, new services over the same records and objects, with the store set up
+    from the configuration again (what opening it would do)."""
+    if repo.parts.layout is None:
+        configure_store(repo.parts.store, repo.parts.config)
+        return Repository.from_parts(repo.parts)
+    return Repository(repo.path)
+
+
+def repository_state(repo: Repository) -> dict[str, bytes]:
+    """Every record, byte for byte, and the object IDs the store holds: equal before and
+    after an operation that must change nothing, on disk or in memory."""
+    records = repo.parts.records
+    keys = ["HEAD", "config.json", "remotes.json"]
+    for folder in ("refs", "logs", "objects/commits", "versions", "staging"):
+        keys += records.list(folder)
+    state = {key: records.read(key, max_bytes=None) or b"" for key in keys}
+    repo.store.refresh()
+    state["<objects>"] = "\n".join(sorted(repo.store.object_ids())).encode()
+    if repo.parts.layout is not None:  # a new pack of old objects changes nothing above
+        packs = sorted(p.name for p in repo.parts.layout.packs_dir.iterdir())
+        state["<packs>"] = "\n".join(packs).encode()
+    return state
 
 
 def tiny_bert(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -18,6 +18,9 @@ from coral.errors import (
     UnmergedBranchError,
 )
 from coral.version_control import Repository
+from tests.helpers import repository_state
+
+pytestmark = pytest.mark.disk_and_memory
 
 
 def _commit(repo: Repository, value: float, message: str | None = None) -> str:
@@ -56,7 +59,7 @@ def test_detached_head_commits_move_head_only_like_git(repo: Repository) -> None
     first = _commit(repo, 1)
     _commit(repo, 2)
     repo.checkout(first)
-    assert (repo.coral_dir / "HEAD").read_text() == first
+    assert repo.parts.records.read("HEAD") == first.encode()  # the bare hash, as git
     assert repo.current_branch is None and repo.head.detached
     detached = _commit(repo, 3)
     assert repo.head.commit_hash == detached
@@ -115,6 +118,7 @@ def test_deleting_branches(repo: Repository) -> None:
         repo.branch_manager.get_branch("exp")
 
 
+@pytest.mark.disk_only  # gc rewrites pack files
 def test_a_force_deleted_branch_tip_is_in_heads_reflog_survives_gc_and_can_be_restored(
     repo: Repository,
 ) -> None:
@@ -171,10 +175,13 @@ def test_duplicate_branch_and_path_conflicts_are_refused(repo: Repository) -> No
 )
 def test_invalid_branch_names_are_refused_and_touch_nothing(repo: Repository, name: str) -> None:
     _commit(repo, 1)
+    before = repository_state(repo)
     with pytest.raises(InvalidNameError):
         repo.create_branch(name)
     assert [b.name for b in repo.branch_manager.list_branches()] == ["main"]
-    assert not (repo.coral_dir.parent / "escape").exists()
+    assert repository_state(repo) == before
+    if repo.parts.layout is not None:
+        assert not (repo.parts.layout.root / "escape").exists()
 
 
 def test_branch_name_must_be_a_string(repo: Repository) -> None:

@@ -81,7 +81,7 @@ def test_clicking_a_commit_node_shows_it_in_the_side_panel(
         click_center(page, ".js-plotly-plot .scatterlayer .trace:nth-child(2) .point")
         page.wait_for_function(
             "() => document.body.innerText.includes('low-lr epoch 2') &&"
-            " document.body.innerText.includes('tag v-low')",
+            " document.body.innerText.includes('tag: v-low')",
             timeout=30_000,
         )
         screenshot(_output(page), "dag_explorer.png", tmp_path)

@@ -103,3 +103,32 @@ def test_the_core_never_imports_the_jupyter_stack(tmp_path: Path) -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_transfer_report_renders_the_typed_results_and_escapes_what_the_remote_said() -> None:
+    from coral.remote import PullResult, PushResult
+    from coral_jupyter.display import TransferReport
+
+    pushed = PushResult(
+        weights_pushed=3,
+        bytes_transferred=2048,
+        commits_pushed=1,
+        branches_updated={"main": "ab" * 16},
+        tags_pushed=["v1"],
+        rejected={"tag v0": NASTY},
+    )
+    pulled = PullResult(skipped=2, diverged={"exp": "yours and origin's have diverged"})
+    report = TransferReport("Synced with origin: not in sync", {"pull": pulled, "push": pushed})
+    assert repr(report).splitlines() == [
+        "Synced with origin: not in sync",
+        "  pull: 0 weight object(s) pulled, 0 B; 0 commit(s); 2 already there",
+        "  pull: not updated: exp: yours and origin's have diverged",
+        "  push: 3 weight object(s) pushed, 2.0 KiB; 1 commit(s); 0 already there",
+        f"  push: branches: main -> {'ab' * 4}",
+        "  push: tags: v1",
+        f"  push: refused: tag v0: {NASTY}",
+    ]
+    markup = report._repr_html_()
+    check_html(markup)
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+    assert TransferReport("Pushed to origin", {"push": pushed}).result is pushed

@@ -280,7 +280,7 @@ def test_a_writer_waits_for_gc_and_says_why_when_it_gives_up(repo: Repository) -
 def test_gc_refuses_to_guess_when_a_reachable_commit_is_damaged(repo: Repository) -> None:
     _with_dead_branch(repo)
     first = repo.get_commit("main~1")
-    repo.parts.commits.path(first.commit_hash).write_text("{broken")
+    (repo.coral_dir / "objects" / "commits" / f"{first.commit_hash}.json").write_text("{broken")
     before = _files(repo)
     with pytest.raises(CorruptObjectError, match="gc stopped before deleting anything"):
         Repository(repo.path).gc(prune="now", reflog_expire="now")

@@ -423,7 +423,7 @@ def test_foreign_hdf5_constructs_are_refused_before_reading(
 def test_hostile_commit_files_give_one_clear_error(repo: Repository, text: bytes) -> None:
     repo.stage_weights({"w": np.ones(2)})
     commit = repo.commit("one")
-    repo.parts.commits.path(commit.commit_hash).write_bytes(text)
+    (repo.coral_dir / "objects" / "commits" / f"{commit.commit_hash}.json").write_bytes(text)
     fresh = Repository(repo.path)
     with pytest.raises(CorruptObjectError, match=commit.commit_hash):
         fresh.get_commit("main")

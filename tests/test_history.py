@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from coral.history.diff import tensor_change_stats
+from coral.records.backend import DiskRecords, MemoryRecords, RecordBackend
 from coral.records.commits import CommitStore
 from coral.records.tags import VersionStore
-from coral.storage.locking import RepositoryLock
+from coral.storage.locking import RepositoryLock, ThreadLock
 from coral.version_control import Commit, CommitMetadata, Repository, VersionGraph
+
+pytestmark = pytest.mark.disk_and_memory
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -22,12 +25,8 @@ T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 class Dag:
     """Commits built directly in a CommitStore, with controlled timestamps."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.commits = CommitStore(tmp_path / "commits", tmp_path / "tmp")
-        (tmp_path / "tmp").mkdir()
-        versions = VersionStore(
-            tmp_path / "versions", tmp_path / "tmp", RepositoryLock(tmp_path / "lock")
-        )
+    def __init__(self, records: RecordBackend, versions: VersionStore) -> None:
+        self.commits = CommitStore(records)
         self.graph = VersionGraph(self.commits, versions)
         self.minute = 0
 
@@ -41,9 +40,14 @@ class Dag:
         return commit.commit_hash
 
 
-@pytest.fixture
-def dag(tmp_path: Path) -> Dag:
-    return Dag(tmp_path)
+@pytest.fixture(params=["disk", "memory"])
+def dag(request: pytest.FixtureRequest, tmp_path: Path) -> Dag:
+    if request.param == "memory":
+        records: RecordBackend = MemoryRecords()
+        return Dag(records, VersionStore(records, ThreadLock()))
+    (tmp_path / "tmp").mkdir()
+    records = DiskRecords(tmp_path, tmp_path / "tmp")
+    return Dag(records, VersionStore(records, RepositoryLock(tmp_path / "lock")))
 
 
 def test_merge_base_of_diverged_branches_is_the_fork_point(dag: Dag) -> None:

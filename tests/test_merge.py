@@ -18,7 +18,9 @@ from coral.version_control import (
     MergeStrategy,
     Repository,
 )
-from tests.helpers import assert_bit_exact
+from tests.helpers import assert_bit_exact, reopen
+
+pytestmark = pytest.mark.disk_and_memory
 
 F32 = np.float32
 BF16 = ml_dtypes.bfloat16
@@ -499,7 +501,7 @@ def test_merged_tensors_are_stored_as_deltas_against_ours(repo: Repository) -> N
     ours_oid = repo.get_commit("main~1").weight_hashes["w"]
     assert ours_oid in merge.delta_weights.get("w", "")
     assert_bit_exact(
-        Repository(repo.path).get_weight("w").data,
+        reopen(repo).get_weight("w").data,
         (base * 0.999).astype(F32) * F32(0.5) + (base * 1.001).astype(F32) * F32(0.5),
     )
     assert repo.fsck().ok
@@ -515,7 +517,7 @@ def test_a_commit_racing_the_merge_is_not_overwritten(
 
     def store_then_someone_commits(self: MergeRunner, *args: object) -> dict[str, str]:
         merged = real(self, *args)  # type: ignore[arg-type]
-        other = Repository(conflict.path)
+        other = reopen(conflict)  # a second writer of the same repository
         other.stage_weights({"late": np.ones(1, F32)})
         other.commit("landed while merging")
         return merged
@@ -718,7 +720,7 @@ def test_a_merge_commit_is_labelled_merge_and_a_fast_forward_is_not(repo: Reposi
     _diverge(repo, {"w": np.zeros(2, F32)}, {"w": np.ones(2, F32)}, {"w": np.full(2, 3, F32)})
     merge = repo.merge("exp", strategy="average")
     assert merge.metadata.tags == ["merge"]
-    assert Repository(repo.path).get_commit(merge.commit_hash).metadata.tags == ["merge"]
+    assert reopen(repo).get_commit(merge.commit_hash).metadata.tags == ["merge"]
     repo.create_branch("behind", from_ref="exp")
     repo.checkout("behind")
     fast_forward = repo.merge("main")

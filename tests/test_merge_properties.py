@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -54,8 +51,9 @@ def histories(draw: st.DrawFn) -> tuple[dict, dict, dict, set[str]]:
     return base, ours, theirs, both
 
 
-def _repo(tmp: str, base: dict, ours: dict, theirs: dict) -> Repository:
-    repo = Repository(Path(tmp) / "r", init=True)
+def _repo(base: dict, ours: dict, theirs: dict) -> Repository:
+    """A repository in memory (no directory per example) with ``exp`` diverged from main."""
+    repo = Repository.in_memory()
     repo.stage_weights(base)
     repo.commit("base")
     repo.create_branch("exp")
@@ -73,18 +71,17 @@ def _repo(tmp: str, base: dict, ours: dict, theirs: dict) -> Repository:
 @_SETTINGS
 def test_ours_and_theirs_take_one_side_exactly(history: tuple, side: str) -> None:
     base, ours, theirs, _ = history
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = _repo(tmp, base, ours, theirs)
-        repo.merge("exp", strategy=side)
-        merged = {n: w.data for n, w in repo.get_all_weights().items()}
-        for name in base:
-            ours_changed = ours[name].tobytes() != base[name].tobytes()
-            theirs_changed = theirs[name].tobytes() != base[name].tobytes()
-            if ours_changed and theirs_changed:
-                expected = ours[name] if side == "ours" else theirs[name]
-            else:
-                expected = ours[name] if ours_changed else theirs[name]
-            assert_bit_exact(merged[name], expected)
+    repo = _repo(base, ours, theirs)
+    repo.merge("exp", strategy=side)
+    merged = {n: w.data for n, w in repo.get_all_weights().items()}
+    for name in base:
+        ours_changed = ours[name].tobytes() != base[name].tobytes()
+        theirs_changed = theirs[name].tobytes() != base[name].tobytes()
+        if ours_changed and theirs_changed:
+            expected = ours[name] if side == "ours" else theirs[name]
+        else:
+            expected = ours[name] if ours_changed else theirs[name]
+        assert_bit_exact(merged[name], expected)
 
 
 @pytest.mark.slow
@@ -92,14 +89,13 @@ def test_ours_and_theirs_take_one_side_exactly(history: tuple, side: str) -> Non
 @_SETTINGS
 def test_fail_raises_on_exactly_the_names_changed_on_both_sides(history: tuple) -> None:
     base, ours, theirs, both = history
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = _repo(tmp, base, ours, theirs)
-        if both:
-            with pytest.raises(MergeConflictError) as caught:
-                repo.merge("exp", strategy="fail")
-            assert caught.value.conflicts == sorted(both)
-        else:
+    repo = _repo(base, ours, theirs)
+    if both:
+        with pytest.raises(MergeConflictError) as caught:
             repo.merge("exp", strategy="fail")
+        assert caught.value.conflicts == sorted(both)
+    else:
+        repo.merge("exp", strategy="fail")
 
 
 @pytest.mark.slow
@@ -107,13 +103,12 @@ def test_fail_raises_on_exactly_the_names_changed_on_both_sides(history: tuple) 
 @_SETTINGS
 def test_merging_a_branch_into_itself_changes_nothing(history: tuple) -> None:
     base, ours, _, _ = history
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = _repo(tmp, base, ours, ours)
-        head = repo.resolve_ref("HEAD")
-        repo.create_branch("twin")
-        for ref in ("main", "twin", "HEAD"):
-            assert repo.merge(ref, strategy="average").commit_hash == head
-        assert repo.resolve_ref("HEAD") == head
+    repo = _repo(base, ours, ours)
+    head = repo.resolve_ref("HEAD")
+    repo.create_branch("twin")
+    for ref in ("main", "twin", "HEAD"):
+        assert repo.merge(ref, strategy="average").commit_hash == head
+    assert repo.resolve_ref("HEAD") == head
 
 
 @given(

@@ -23,8 +23,20 @@ from coral.errors import (
     RemoteFormatError,
     RemoteNotFoundError,
 )
-from coral.remote.config import open_backend
+from coral.remote import (
+    BranchSync,
+    LocalSide,
+    MemoryBackend,
+    PullResult,
+    PushResult,
+    SyncStatus,
+    open_remote,
+)
 from coral.remote.keys import object_key
+from coral.remote.pull import pull
+from coral.remote.push import push
+from coral.remote.status import sync, sync_status
+from coral.remote.url import open_backend
 from coral.version_control import Repository
 from tests.conftest import FAKE_AWS_KEY_ID, FAKE_AWS_SECRET
 from tests.helpers import assert_bit_exact
@@ -101,6 +113,28 @@ def _repo(tmp_path: Path, name: str, url: str | None = None) -> Repository:
     if url is not None:
         repo.add_remote("origin", url)
     return repo
+
+
+class Injected:
+    """A remote in memory, handed to the transfer functions as a caller of ``open_remote``
+    hands it: no URL names it, so tests can write keys no folder could hold."""
+
+    def __init__(self) -> None:
+        self.backend = MemoryBackend()
+
+    def push(self, repo: Repository, **options: Any) -> PushResult:
+        with open_remote("origin", "memory", backend=self.backend) as remote:
+            return push(LocalSide.from_parts(repo.parts, repo.branch_manager), remote, **options)
+
+    def pull(self, repo: Repository, **options: Any) -> PullResult:
+        with open_remote("origin", "memory", backend=self.backend) as remote:
+            return pull(LocalSide.from_parts(repo.parts, repo.branch_manager), remote, **options)
+
+    def clone(self, path: Path) -> Repository:
+        """What ``Repository.clone`` does: a new repository, then a pull."""
+        repo = Repository(path, init=True)
+        self.pull(repo)
+        return repo
 
 
 def test_push_then_clone_carries_the_whole_history_bit_exact(
@@ -217,7 +251,7 @@ def test_of_two_pushers_racing_for_one_branch_exactly_one_wins(
         t.start()
     for t in threads:
         t.join()
-    winners = [i for i, o in outcome.items() if isinstance(o, dict)]
+    winners = [i for i, o in outcome.items() if isinstance(o, PushResult)]
     assert len(winners) == 1, outcome
     loser = 1 - winners[0]
     assert isinstance(outcome[loser], NonFastForwardError)
@@ -309,6 +343,97 @@ def test_sync_status_and_sync(tmp_path: Path, rng: np.random.Generator) -> None:
     assert a.incremental_pull("origin")["weights_pulled"] == 0
 
 
+def test_a_handed_in_backend_is_pushed_to_pulled_from_and_cloned_without_a_url(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    remote = Injected()
+    a = _pushed(tmp_path, remote, rng)
+    assert a.list_remotes() == {}  # nothing configured, no URL looked up
+    b = remote.clone(tmp_path / "b")
+    _assert_same_repository(a, b)
+    assert b.current_branch == "main" and b.resolve_ref("origin/main") == a.resolve_ref("main")
+    b.stage_weights({"f64": np.ones(50)}, partial=True)
+    b.commit("b ahead")
+    assert remote.push(b)["weights_pushed"] == 1  # the backend outlived the earlier remotes
+    local = LocalSide.from_parts(a.parts, a.branch_manager)
+    with open_remote("origin", "not a URL: a label", backend=remote.backend) as there:
+        before = sync_status(local, there)
+        assert before["needs_pull"] == 1 and before["commits_behind"] == 1
+        synced = sync(local, there)
+        assert synced.total_pulled == 1 and synced.is_synced and synced.push.rejected == {}
+    assert a.resolve_ref("main") == b.resolve_ref("main")
+
+
+def test_transfer_results_are_typed_and_read_as_the_chapters_dicts(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    remote = Injected()
+    a = _repo(tmp_path, "a")
+    _history(a, rng)
+    pushed = remote.push(a)
+    assert isinstance(pushed, PushResult) and pushed["weights_pushed"] == pushed.weights_pushed
+    assert list(pushed) == [
+        "weights_pushed",
+        "bytes_transferred",
+        "skipped",
+        "commits_pushed",
+        "branches_updated",
+        "tags_pushed",
+        "rejected",
+    ]
+    as_dict = dict(pushed)
+    assert pushed == as_dict and as_dict == pushed and pushed.as_dict() == as_dict
+    assert "skipped" in pushed and "diverged" not in pushed and pushed.get("nope") is None
+    with pytest.raises(KeyError):
+        pushed["objects_moved"]  # a property, not one of the chapter's keys
+    with pytest.raises(AttributeError):
+        pushed.skipped = 3  # type: ignore[misc]
+    assert str(pushed).startswith(f"{pushed.weights_pushed} weight object(s) pushed, ")
+    pulled = remote.pull(_repo(tmp_path, "b"))
+    assert isinstance(pulled, PullResult) and pulled["diverged"] == {}
+    assert str(pulled).endswith(f"{pulled.commits_pulled} commit(s); 0 already there")
+    a.checkout("exp")
+    a.reset("HEAD~1")  # exp no longer contains the remote's exp
+    with pytest.raises(NonFastForwardError) as refused:
+        remote.push(a)
+    assert isinstance(refused.value.result, PushResult)
+    assert set(refused.value.result["rejected"]) == {"exp"}
+    local = LocalSide.from_parts(a.parts, a.branch_manager)
+    with open_remote("origin", "memory", backend=remote.backend) as there:
+        status = sync_status(local, there)
+    assert isinstance(status, SyncStatus) and isinstance(status.branches["exp"], BranchSync)
+    assert status["branches"]["main"] == {
+        "local": a.resolve_ref("main"),
+        "remote": a.resolve_ref("main"),
+        "ahead": 0,
+        "behind": 0,
+    }
+    assert json.loads(json.dumps(status.as_dict()))["branches"]["exp"]["behind"] == 1
+
+
+def test_each_url_scheme_opens_its_backend_and_an_unknown_one_lists_the_known(
+    tmp_path: Path,
+) -> None:
+    from coral.remote.file import FileBackend
+    from coral.remote.s3 import S3Backend
+    from coral.remote.url import SCHEMES
+
+    assert list(SCHEMES) == ["file", "s3", "minio"]
+    folder = open_backend(f"file://{tmp_path}/r")
+    assert isinstance(folder, FileBackend) and folder.root == tmp_path / "r"
+    minio = open_backend("minio://localhost:9000/models/team?secure=false")
+    assert isinstance(minio, S3Backend) and minio.spec.endpoint == "http://localhost:9000"
+    assert (minio.spec.bucket, minio.spec.prefix) == ("models", "team")
+    minio.close()
+    for url in ["memory://shared/x", "gs://bucket/x", "bucket/x"]:
+        with pytest.raises(InvalidValueError) as refused:
+            open_backend(url)
+        assert str(refused.value) == (
+            f"unsupported remote URL {url!r}: use file:///path, s3://bucket/prefix or "
+            "minio://host[:port]/bucket/prefix"
+        )
+
+
 def test_a_remote_tensor_can_be_read_without_pulling_the_rest(
     tmp_path: Path, remote_url: str, rng: np.random.Generator
 ) -> None:
@@ -332,18 +457,27 @@ def test_a_remote_tensor_can_be_read_without_pulling_the_rest(
         b.get_weight("nope", "main", remote="origin")
 
 
-def _pushed(tmp_path: Path, url: str, rng: np.random.Generator) -> Repository:
-    a = _repo(tmp_path, "a", url)
+def _pushed(tmp_path: Path, to: str | Injected, rng: np.random.Generator) -> Repository:
+    """A repository with :func:`_history`, pushed to the remote at ``to``."""
+    a = _repo(tmp_path, "a", to if isinstance(to, str) else None)
     _history(a, rng)
-    a.push("origin")
+    if isinstance(to, str):
+        a.push("origin")
+    else:
+        to.push(a)
     return a
 
 
-def _pull_is_refused(tmp_path: Path, url: str, error: type[Exception], match: str) -> None:
-    """A fresh repository pulling ``url`` gets ``error`` and is left with nothing."""
-    b = _repo(tmp_path, "b", url)
+def _pull_is_refused(
+    tmp_path: Path, source: str | Injected, error: type[Exception], match: str
+) -> None:
+    """A fresh repository pulling from ``source`` gets ``error`` and is left with nothing."""
+    b = _repo(tmp_path, "b", source if isinstance(source, str) else None)
     with pytest.raises(error, match=match):
-        b.pull("origin")
+        if isinstance(source, str):
+            b.pull("origin")
+        else:
+            source.pull(b)
     _untouched(b)
 
 
@@ -380,9 +514,9 @@ def test_damaged_remote_objects_are_refused_and_nothing_is_installed(
 def test_names_from_the_remote_that_try_to_escape_are_refused(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    url = "memory://escape-test/x"
-    a = _pushed(tmp_path, url, rng)
-    backend = open_backend(url)
+    remote = Injected()  # holds keys such as "refs/heads/../../../outside" as S3 would
+    a = _pushed(tmp_path, remote, rng)
+    backend = remote.backend
     ref = json.dumps({"commit_hash": a.resolve_ref("main")}).encode()
     hostile = ["../../../outside", "a..b", ".hidden", "x.lock", "-opt", "ok/../../up", "@{u}"]
     for name in hostile:
@@ -391,8 +525,8 @@ def test_names_from_the_remote_that_try_to_escape_are_refused(
     tag = json.loads(backend.get("tags/v1.json", 1 << 20).data)
     backend.put("tags/../../evil.json", json.dumps({**tag, "name": "../../evil"}).encode())
     backend.put("tags/fake.json", json.dumps({**tag, "name": "real"}).encode())
-    b = _repo(tmp_path, "b", url)
-    result = b.pull("origin")
+    b = _repo(tmp_path, "b")
+    result = remote.pull(b)
     assert len(result["rejected"]) == len(hostile) + 3
     assert "refs/heads/../../../outside" in result["rejected"]
     assert sorted(x.name for x in b.branch_manager.list_branches()) == ["exp", "main"]
@@ -476,6 +610,8 @@ def test_a_url_with_credentials_or_errors_is_refused(tmp_path: Path) -> None:
     bad = {
         "s3://AKIA:secret@bucket/x": "never carry credentials",
         "ftp://host/x": "unsupported remote URL",
+        # The memory backend is handed in (open_remote), never named by a URL.
+        "memory://shared/x": "use file:///path, s3://bucket/prefix or minio://",
         "s3://B/x": "not a valid bucket name",
         "file://relative/path": "three slashes",
         "s3://bucket-ok/x?token=abc": "unknown option",
@@ -653,9 +789,9 @@ def test_a_commit_with_malformed_object_ids_is_refused(
 ) -> None:
     from coral.records.commit import hash_content
 
-    url = "memory://malformed-ids/x"
-    a = _pushed(tmp_path, url, rng)
-    backend = open_backend(url)
+    remote = Injected()
+    a = _pushed(tmp_path, remote, rng)
+    backend = remote.backend
     head = a.get_commit("main")
     data = head.to_dict()
     data["weight_hashes"] = {**data["weight_hashes"], "f32": "../../../../etc/passwd"}
@@ -667,7 +803,7 @@ def test_a_commit_with_malformed_object_ids_is_refused(
     data["commit_hash"] = forged
     backend.put(f"commits/{forged}.json", json.dumps(data).encode())
     backend.put("refs/heads/forged", json.dumps({"commit_hash": forged}).encode())
-    _pull_is_refused(tmp_path, url, RemoteFormatError, "names malformed objects")
+    _pull_is_refused(tmp_path, remote, RemoteFormatError, "names malformed objects")
 
 
 def test_fsck_names_a_damaged_remote_tracking_ref(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -724,13 +860,13 @@ def test_hostile_codec_parameters_fail_fast_and_install_nothing(
 ) -> None:
     from coral.remote import wire
 
-    url = "memory://hostile-params/x"
-    a = _repo(tmp_path, "a", url)
+    remote = Injected()
+    a = _repo(tmp_path, "a")
     a.stage_weights({"big": np.zeros((1024, 1024), np.uint8)})  # compresses to ~nothing
     a.commit("zeros")
-    a.push("origin")
+    remote.push(a)
     oid = a.get_commit("main").weight_hashes["big"]
-    backend = open_backend(url)
+    backend = remote.backend
     blob = backend.get(object_key(oid), 1 << 30).data
     header_end = (
         len(wire.MAGIC) + 4 + int.from_bytes(blob[len(wire.MAGIC) : len(wire.MAGIC) + 4], "little")
@@ -741,22 +877,22 @@ def test_hostile_codec_parameters_fail_fast_and_install_nothing(
     backend.put(
         object_key(oid), wire.MAGIC + len(raw).to_bytes(4, "little") + raw + blob[header_end:]
     )
-    _pull_is_refused(tmp_path, url, RemoteFormatError, oid)
+    _pull_is_refused(tmp_path, remote, RemoteFormatError, oid)
 
 
 def test_a_malformed_tag_is_rejected_and_the_pull_goes_on(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    url = "memory://malformed-tag/x"
-    a = _pushed(tmp_path, url, rng)
-    backend = open_backend(url)
+    remote = Injected()
+    a = _pushed(tmp_path, remote, rng)
+    backend = remote.backend
     backend.put("tags/listy.json", b"[1, 2, 3]")
     tag = json.loads(backend.get("tags/v1.json", 1 << 20).data)
     backend.put(
         "tags/nan.json", json.dumps({**tag, "name": "nan", "metrics": {"x": "high"}}).encode()
     )
-    b = _repo(tmp_path, "b", url)
-    result = b.pull("origin")
+    b = _repo(tmp_path, "b")
+    result = remote.pull(b)
     assert set(result["rejected"]) == {"tags/listy.json", "tags/nan.json"}
     assert sorted(v.name for v in b.list_versions()) == ["v1", "v2"]
     _assert_same_repository(a, b)
@@ -765,17 +901,17 @@ def test_a_malformed_tag_is_rejected_and_the_pull_goes_on(
 def test_branch_names_that_are_folders_of_each_other(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    url = "memory://folder-names/x"
-    a = _pushed(tmp_path, url, rng)
+    remote = Injected()  # holds both 'dev' and 'dev/x' below, as S3 does
+    a = _pushed(tmp_path, remote, rng)
     a.create_branch("feature/x")
-    a.push("origin")
-    b = Repository.clone(url, tmp_path / "b")
+    remote.push(a)
+    b = remote.clone(tmp_path / "b")
     a.delete_branch("feature/x", force=True)
-    backend = open_backend(url)
+    backend = remote.backend
     backend.delete_if("refs/heads/feature/x", etag=backend.get("refs/heads/feature/x", 99).etag)
     a.create_branch("feature")
-    a.push("origin")
-    first = b.pull("origin")  # origin/feature/x goes, origin/feature comes
+    remote.push(a)
+    first = remote.pull(b)  # origin/feature/x goes, origin/feature comes
     assert b.resolve_ref("origin/feature") == a.resolve_ref("feature")
     # b still has its own branch feature/x (the clone made it): no local 'feature' then.
     assert "feature/x" in first["rejected"]["refs/heads/feature"]
@@ -783,7 +919,7 @@ def test_branch_names_that_are_folders_of_each_other(
     ref = json.dumps({"commit_hash": a.resolve_ref("main")}).encode()
     backend.put("refs/heads/dev", ref)
     backend.put("refs/heads/dev/x", ref)
-    result = b.pull("origin")
+    result = remote.pull(b)
     assert sorted(result["rejected"]) == ["refs/heads/dev/x", "refs/heads/feature"]
     assert b.resolve_ref("dev") == a.resolve_ref("main")
     assert b.fsck().ok

@@ -20,7 +20,9 @@ from coral.errors import (
     WeightTypeError,
 )
 from coral.version_control import Repository
-from tests.helpers import assert_bit_exact
+from tests.helpers import assert_bit_exact, reopen, repository_state
+
+pytestmark = pytest.mark.disk_and_memory
 
 
 def test_init_creates_the_documented_layout(tmp_path: Path) -> None:
@@ -45,6 +47,7 @@ def test_init_creates_the_documented_layout(tmp_path: Path) -> None:
     assert (coral / "HEAD").read_text() == "ref: refs/heads/main"
 
 
+@pytest.mark.disk_only
 def test_init_on_an_existing_repository_keeps_its_history(repo: Repository) -> None:
     repo.stage_weights({"w": np.ones(2, np.float32)})
     commit = repo.commit("first")
@@ -64,6 +67,7 @@ def test_opening_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
         Repository(tmp_path / "nope")
 
 
+@pytest.mark.disk_only
 def test_opening_from_a_subdirectory_finds_the_enclosing_repository(repo: Repository) -> None:
     sub = repo.path / "notebooks" / "deep"
     sub.mkdir(parents=True)
@@ -271,7 +275,7 @@ def test_weight_tensor_metadata_is_kept_with_the_commit(repo: Repository) -> Non
     )
     repo.stage_weights({"enc.w": WeightTensor(np.eye(2, dtype=np.float32), meta)})
     repo.commit("meta")
-    loaded = Repository(repo.path).get_weight("enc.w")
+    loaded = reopen(repo).get_weight("enc.w")
     assert loaded.metadata == meta
 
 
@@ -344,7 +348,7 @@ def test_many_dtypes_commit_and_read_back_bit_exact(repo: Repository) -> None:
     }
     repo.stage_weights(weights)
     commit = repo.commit("all dtypes")
-    back = Repository(repo.path).get_all_weights(commit.commit_hash[:7])
+    back = reopen(repo).get_all_weights(commit.commit_hash[:7])
     assert set(back) == set(weights)
     for name, arr in weights.items():
         expected = arr.astype(arr.dtype.newbyteorder("=")) if arr.dtype.byteorder == ">" else arr
@@ -360,7 +364,7 @@ def test_an_array_mutated_while_it_is_staged_is_stored_consistently(
     import threading
 
     repo.config.set("core.compression", compression)
-    repo = Repository(repo.path)
+    repo = reopen(repo)
     live = (np.random.default_rng(0).standard_normal(4_000_000) * 0.02).astype(np.float32)
     stop = threading.Event()
 
@@ -412,10 +416,10 @@ def test_bad_arguments_raise_coral_errors_not_raw_tracebacks(
 ) -> None:
     repo.stage_weights({"w": np.ones(2, np.float32)})
     repo.commit("base")
-    before = sorted(p.name for p in (repo.coral_dir / "objects" / "packs").iterdir())
+    before = repository_state(repo)
     with pytest.raises(error):
         call(repo)  # type: ignore[operator]
-    assert sorted(p.name for p in (repo.coral_dir / "objects" / "packs").iterdir()) == before
+    assert repository_state(repo) == before
 
 
 def test_a_file_is_not_a_repository_path(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from coral.errors import CoralError
 from coral.version_control import Commit, CommitMetadata, Repository, Version
 from tests.helpers import assert_bit_exact
 
+pytestmark = pytest.mark.disk_and_memory
+
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -101,6 +103,7 @@ def test_git_workflow_builds_the_chapter_dag_with_branch_and_tag(repo, rng):
     assert version.commit_hash == e.commit_hash
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_coral_directory_holds_config_head_commits_refs_staging_versions_and_remotes(repo, rng):
     repo.stage_weights(_encoder_weights(rng))
     assert (repo.coral_dir / "staging" / "staged.json").is_file()
@@ -143,6 +146,7 @@ def test_repository_init_then_open_with_relative_path(tmp_path, monkeypatch, rng
     _assert_same_weights(repo.get_all_weights(), weights)
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_config_json_has_user_and_core_settings(repo):
     with open(repo.coral_dir / "config.json") as f:
         config = json.load(f)
@@ -155,6 +159,7 @@ def test_config_json_has_user_and_core_settings(repo):
     assert core["delta_type"] in ("float32_raw", "compressed", "int8_quantized", "sparse")
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_config_user_name_and_email_are_the_default_commit_author(repo, rng, monkeypatch):
     monkeypatch.delenv("CORAL_AUTHOR_NAME")
     monkeypatch.delenv("CORAL_AUTHOR_EMAIL")
@@ -253,6 +258,7 @@ def test_hand_built_root_regular_and_merge_commits_report_merge_status():
     assert merge_commit.metadata.tags == ["merge"]
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_commit_hash_is_a_128_bit_sha256_hex_digest_and_commit_files_are_tamper_evident(repo, rng):
     commit = _commit_one(repo, rng, "original message")
     parent_hashes = commit.parent_hashes
@@ -325,6 +331,7 @@ def test_traversing_parent_ancestors_and_linear_branch_history(repo, rng):
 # --- 4. Staging and committing ----------------------------------------------------------------
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_stage_weights_returns_a_hash_per_name_and_writes_staged_json(repo, rng):
     weights = _encoder_weights(rng)
 
@@ -348,6 +355,7 @@ def test_same_content_gets_the_same_weight_hash(repo):
     assert other["c.weight"] != staged["a.weight"]
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_commit_records_staged_hashes_author_tags_and_parent(repo, rng, capsys):
     weights = _encoder_weights(rng)
     staged_hashes = repo.stage_weights(weights)
@@ -475,6 +483,7 @@ def test_checkout_switches_branch_and_later_commits_move_only_that_branch(repo, 
     assert repo.branch_manager.get_branch("main").commit_hash == base.commit_hash
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 @pytest.mark.parametrize("abbreviate", [False, True], ids=["full-hash", "abbreviated-hash"])
 def test_checkout_of_a_commit_detaches_head_and_head_file_holds_the_hash(repo, rng, abbreviate):
     old = _commit_one(repo, rng, "old")
@@ -528,6 +537,7 @@ def test_deleting_the_current_branch_raises_value_error_and_other_branches_can_b
     assert [b.name for b in repo.branch_manager.list_branches()] == ["main"]
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_head_file_reads_as_branch_ref_when_attached_and_as_hash_when_detached(repo, rng, capsys):
     first = _commit_one(repo, rng, "first")
     _commit_one(repo, rng, "second")
@@ -596,6 +606,7 @@ def test_tag_version_tags_head_by_default_with_description_and_metrics(repo, rng
     assert isinstance(version.version_id, str) and version.version_id
 
 
+@pytest.mark.disk_only  # the seed's files under .coral
 def test_version_file_round_trips_through_from_dict_and_yields_the_tagged_weights(repo, rng):
     weights = _encoder_weights(rng)
     repo.stage_weights(weights)

@@ -110,7 +110,7 @@ async def test_branches_tags_commits_commit_and_diff(jp_fetch: Any, project: Rep
     assert newest["message"] == "on exp" and "exp" in newest["refs"] and newest["lane"] == 0
     code, rest = await _get(jp_fetch, "commits", path="proj", offset=1, limit=10)
     assert [c["message"] for c in rest["commits"]] == ["first"]
-    assert "HEAD" in rest["commits"][0]["refs"]
+    assert "HEAD -> main" in rest["commits"][0]["refs"]
     code, details = await _get(jp_fetch, "commit", path="proj", ref="exp")
     assert details["changes"]["modified"] == ["w"] and details["tags"] == ["v1"]
     assert details["weights"]["w"] == {"shape": [3], "dtype": "float32"}

@@ -1,143 +1,85 @@
-"""One conformance suite that every TensorStore implementation must pass (the zarr pattern)."""
+"""Every TensorStore implementation runs one conformance suite (the zarr pattern):
+:class:`coral.testing.stores.TensorStoreTests`, subclassed here once per implementation,
+including the read-only overlay a pull verifies its downloads through."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
-from coral.core.dtypes import dtype_name
-from coral.core.object_id import object_id
-from coral.errors import CorruptObjectError, ObjectNotFoundError
-from coral.storage import MemoryStore, PackStore, TensorStore, WriteRequest
-from tests.helpers import assert_bit_exact
-from tests.strategies import arrays
-
-
-@pytest.fixture(params=["memory", "packs"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TensorStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-    else:
-        pack_store = PackStore(tmp_path / "packs", tmp_path / "tmp")
-        yield pack_store
-        pack_store.close()
+from coral.remote import wire
+from coral.remote.install import Downloaded, DownloadOverlay
+from coral.storage import MemoryStore, PackStore, TensorStore
+from coral.storage.array_cache import ArrayCache
+from coral.storage.objects import ObjectInfo
+from coral.storage.store import ObjectWriter
+from coral.testing.stores import TensorStoreTests
 
 
-def _sample_arrays() -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    return [
-        (rng.standard_normal((64, 33)) * 0.02).astype(np.float32),
-        (rng.standard_normal(1000)).astype(ml_dtypes.bfloat16),
-        np.array(-0.0, np.float64),
-        np.zeros((0, 4), np.float16),
-        rng.integers(-5, 5, size=(3, 3, 3)).astype(np.int64),
-        rng.random(17) > 0.5,
-    ]
+class TestMemoryStore(TensorStoreTests):
+    def make_store(self, tmp_path: Path) -> TensorStore:
+        return MemoryStore()
 
 
-def test_written_objects_read_back_bit_exact(store: TensorStore) -> None:
-    arrays_in = _sample_arrays()
-    with store.writer() as writer:
-        oids = [writer.add(a) for a in arrays_in]
-    for arr, oid in zip(arrays_in, oids, strict=True):
-        assert oid == object_id(arr, dtype_name(arr.dtype))
-        assert_bit_exact(store.read(oid), arr)
-        info = store.info(oid)
-        assert (info.dtype, info.shape, info.raw_nbytes) == (
-            dtype_name(arr.dtype),
-            arr.shape,
-            arr.nbytes,
-        )
+class TestPackStore(TensorStoreTests):
+    def make_store(self, tmp_path: Path) -> TensorStore:
+        return PackStore(tmp_path / "packs", tmp_path / "tmp")
 
 
-@given(arr=arrays())
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-def test_any_array_round_trips(store: TensorStore, arr: np.ndarray) -> None:
-    with store.writer() as writer:
-        oid = writer.add(arr)
-    assert_bit_exact(store.read(oid), arr)
+class ArrivingAsDownloads(TensorStore):
+    """The suite's view of a :class:`DownloadOverlay`: what the suite writes goes to a
+    sending store, and every object it publishes arrives as a pull would receive it (a wire
+    blob in a temp file, its header checked) to be read through the overlay, over a local
+    store that holds nothing."""
+
+    def __init__(self, scratch: Path) -> None:
+        self._sender = MemoryStore()
+        self._downloaded: dict[str, Downloaded] = {}
+        self._overlay = DownloadOverlay(MemoryStore(), self._downloaded)
+        self._scratch = scratch
+        self.codec = self._sender.codec
+        self.cache = ArrayCache(0)
+
+    def _receive(self) -> None:
+        for oid in self._sender.object_ids():
+            if oid not in self._downloaded:
+                info, payload = self._sender.read_encoded(oid)
+                path = self._scratch / uuid.uuid4().hex
+                path.write_bytes(wire.header_bytes(info) + np.ascontiguousarray(payload).tobytes())
+                received, offset = wire.read_header(path, oid)
+                self._downloaded[oid] = Downloaded(received, path, offset)
+
+    def info(self, oid: str) -> ObjectInfo:
+        self._receive()
+        return self._overlay.info(oid)
+
+    def read_payload(self, info: ObjectInfo) -> np.ndarray:
+        return self._overlay.read_payload(info)
+
+    def object_ids(self) -> Iterator[str]:
+        self._receive()
+        return self._overlay.object_ids()
+
+    def writer(self) -> ObjectWriter:
+        return self._sender.writer()
 
 
-def test_objects_appear_only_when_the_writer_block_ends(store: TensorStore) -> None:
-    arr = np.arange(10, dtype=np.float32)
-    with store.writer() as writer:
-        oid = writer.add(arr)
-        assert oid not in store
-    assert oid in store
-    assert oid in set(store.object_ids())
+class TestDownloadOverlay(TensorStoreTests):
+    def make_store(self, tmp_path: Path) -> TensorStore:
+        scratch = tmp_path / "downloads"
+        scratch.mkdir(exist_ok=True)  # hypothesis reuses tmp_path across examples
+        return ArrivingAsDownloads(scratch)
+
+    def test_objects_are_read_from_the_downloads(self, store: TensorStore) -> None:
+        with store.writer() as writer:
+            oid = writer.add(np.arange(10, dtype=np.float32))
+        assert store.info(oid).location == "download"
 
 
-def test_a_failed_writer_block_publishes_nothing(store: TensorStore) -> None:
-    arr = np.arange(10, dtype=np.float32)
-    with pytest.raises(RuntimeError), store.writer() as writer:
-        oid = writer.add(arr)
-        raise RuntimeError("interrupted")
-    assert oid not in store
-    assert list(store.object_ids()) == []
-
-
-def test_writing_an_existing_object_is_a_no_op(store: TensorStore) -> None:
-    arr = np.ones((5, 5), np.float32)
-    with store.writer() as writer:
-        first = writer.add(arr)
-    with store.writer() as writer:
-        second = writer.add(arr.copy())
-        assert writer.written == []
-    assert first == second
-    assert list(store.object_ids()) == [first]
-
-
-def test_duplicates_within_one_batch_are_written_once(store: TensorStore) -> None:
-    arr = np.ones(100, np.int32)
-    with store.writer() as writer:
-        oids = writer.add_many([WriteRequest(arr), WriteRequest(arr.copy())])
-        assert len(writer.written) == 1
-    assert oids[0] == oids[1]
-
-
-def test_unknown_object_raises_object_not_found(store: TensorStore) -> None:
-    with pytest.raises(ObjectNotFoundError):
-        store.read("0" * 32)
-    assert "0" * 32 not in store
-
-
-def test_encoded_transfer_between_stores_is_bit_exact(store: TensorStore) -> None:
-    source = MemoryStore()
-    arrays_in = _sample_arrays()
-    with source.writer() as writer:
-        oids = [writer.add(a) for a in arrays_in]
-    with store.writer() as writer:
-        for oid in oids:
-            info, payload = source.read_encoded(oid)
-            writer.add_encoded(info, payload)
-    for arr, oid in zip(arrays_in, oids, strict=True):
-        assert_bit_exact(store.read(oid), arr)
-        assert store.info(oid).codec == source.info(oid).codec
-
-
-def test_a_damaged_payload_fails_verification(store: TensorStore) -> None:
-    arr = (np.random.default_rng(5).standard_normal(4096) * 0.02).astype(np.float32)
-    source = MemoryStore()
-    with source.writer() as writer:
-        oid = writer.add(arr)
-    info, payload = source.read_encoded(oid)
-    damaged = payload.copy()
-    damaged[len(damaged) // 2] ^= 0x10
-    with store.writer() as writer:
-        writer.add_encoded(info, damaged)
-    with pytest.raises(CorruptObjectError, match=oid):
-        store.read(oid)
-    with pytest.raises(CorruptObjectError):
-        store.verify(oid)
-    try:
-        unverified = store.read(oid, verify=False)
-    except CorruptObjectError:
-        return  # the codec itself noticed
-    assert unverified.tobytes() != arr.tobytes()  # so only verification can catch it
+def test_the_overlay_itself_refuses_writes() -> None:
+    with pytest.raises(TypeError, match="read-only"):
+        DownloadOverlay(MemoryStore(), {}).writer()

@@ -16,6 +16,9 @@ from coral.errors import (
     RefNotFoundError,
 )
 from coral.version_control import Repository, Version
+from tests.helpers import reopen, repository_state
+
+pytestmark = pytest.mark.disk_and_memory
 
 
 @pytest.fixture
@@ -31,8 +34,8 @@ def test_tag_version_records_commit_description_and_metrics(committed: Repositor
     )
     assert version.commit_hash == committed.head.commit_hash
     assert version.metrics == {"accuracy": 0.95, "latency_ms": 45.0}
-    path = committed.coral_dir / "versions" / f"{version.version_id}.json"
-    assert Version.from_dict(json.loads(path.read_text())) == version
+    record = committed.parts.records.read(f"versions/{version.version_id}.json")
+    assert record is not None and Version.from_dict(json.loads(record)) == version
     assert committed.version_graph.versions[version.version_id] == version
     assert committed.get_version("v1.0.0") == version
 
@@ -95,15 +98,16 @@ def test_config_defaults_and_persistence(repo: Repository) -> None:
     assert repo.config["core.compression"] == "zstd"
     assert repo.config.get("core.similarity_threshold") == 0.98
     repo.config["core.similarity_threshold"] = 0.9
-    assert Repository(repo.path).config["core.similarity_threshold"] == 0.9
-    assert json.loads(repo.config.path.read_text())["core"]["similarity_threshold"] == 0.9
+    assert reopen(repo).config["core.similarity_threshold"] == 0.9
+    stored = json.loads(repo.parts.records.read("config.json") or b"")
+    assert stored["core"]["similarity_threshold"] == 0.9
 
 
 def test_config_accepts_the_reference_systems_compression_names(repo: Repository) -> None:
     repo.config.set("core.compression", "gzip")  # the seed chapter's example value
     assert repo.config["core.compression"] == "zstd"
     repo.config.set("core.compression", "none")
-    reopened = Repository(repo.path)
+    reopened = reopen(repo)
     reopened.stage_weights({"w": np.ones(1000, np.float32)})
     oid = reopened.commit("raw").weight_hashes["w"]
     assert reopened.store.info(oid).codec == "raw"
@@ -123,10 +127,10 @@ def test_config_accepts_the_reference_systems_compression_names(repo: Repository
     ],
 )
 def test_invalid_config_values_are_refused(repo: Repository, key: str, value: object) -> None:
-    before = repo.config.path.read_bytes()
+    before = repository_state(repo)
     with pytest.raises(ConfigError):
         repo.config.set(key, value)
-    assert repo.config.path.read_bytes() == before
+    assert repository_state(repo) == before
 
 
 def test_tools_may_keep_their_own_config_sections(repo: Repository) -> None:
@@ -137,9 +141,9 @@ def test_tools_may_keep_their_own_config_sections(repo: Repository) -> None:
 
 
 def test_a_hand_edited_invalid_config_value_is_reported_with_the_fix(repo: Repository) -> None:
-    data = json.loads(repo.config.path.read_text())
+    data = json.loads(repo.parts.records.read("config.json") or b"")
     data["core"]["max_delta_depth"] = "ten"
-    repo.config.path.write_text(json.dumps(data))
+    repo.parts.records.write("config.json", json.dumps(data).encode())  # as by hand
     with pytest.raises(ConfigError, match=r"repo\.config\.set"):
         repo.config.get("core.max_delta_depth")
     report = repo.fsck()

@@ -61,7 +61,7 @@ def test_dag_model_lays_out_lanes_labels_and_branch_colours(
     assert model.nodes[0].commit.metadata.message == "D"
     assert by_message["C"].lane == 1 and by_message["D"].lane == 0
     assert by_message["C"].labels == ("exp", "tag: v1")
-    assert by_message["D"].labels == ("main",)
+    assert by_message["D"].labels == ("HEAD -> main",)
     assert by_message["C"].branch == "exp" and by_message["B"].branch == "main"
     assert model.head == history["D"]
     # Every edge joins two drawn positions (or runs off the bottom for unseen parents).
@@ -81,7 +81,7 @@ def test_selecting_a_commit_fills_the_side_panel_and_tells_listeners(
     assert explorer.selected == history["C"] and heard == [history["C"]]
     panel = explorer.panel.value
     check_html(panel)
-    assert "C" in panel and "tag v1" in panel and "loss=0.7" in panel and "modified" in panel
+    assert "C" in panel and "tag: v1" in panel and "loss=0.7" in panel and "modified" in panel
     node = explorer.model.position(history["C"])
     assert node is not None
     selection = explorer.figure.data[-1]

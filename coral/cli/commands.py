@@ -91,9 +91,7 @@ def commit(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 
 def log(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     if args.all:
-        starts = [b.commit_hash for b in repo.branch_manager.list_branches()]
-        starts += [v.commit_hash for v in repo.list_versions()]
-        commits = list(repo.version_graph.walk(starts))[: args.max_count]
+        commits = list(repo.version_graph.walk(repo.ref_tips()))[: args.max_count]
     else:
         commits = repo.log(args.max_count, branch=args.ref)
     print_log(out, repo, commits, oneline=args.oneline, graph=args.graph)

@@ -8,20 +8,6 @@ from coral.history.graph_layout import GraphRow, layout, topological_newest_firs
 from coral.version_control import Commit, Repository
 
 
-def ref_labels(repo: Repository) -> dict[str, list[str]]:
-    """commit hash -> "HEAD -> main", "tag: v1", "origin/main"... as git decorates."""
-    labels: dict[str, list[str]] = {}
-    head = repo.head
-    for branch in repo.branch_manager.list_branches():
-        name = f"HEAD -> {branch.name}" if branch.name == head.branch else branch.name
-        labels.setdefault(branch.commit_hash, []).append(name)
-    if head.branch is None and head.commit_hash:
-        labels.setdefault(head.commit_hash, []).insert(0, "HEAD")
-    for version in repo.list_versions():
-        labels.setdefault(version.commit_hash, []).append(f"tag: {version.name}")
-    return labels
-
-
 def _decorate(out: Output, labels: list[str]) -> str:
     if not labels:
         return ""
@@ -47,7 +33,7 @@ def print_log(
     oneline: bool,
     graph: bool,
 ) -> None:
-    labels = ref_labels(repo)
+    labels = repo.ref_labels()
     rows = layout(topological_newest_first(commits)) if graph else None
     ordered = [r.commit for r in rows] if rows is not None else commits
     prefixes = [_lanes(r) + " " for r in rows] if rows is not None else [""] * len(ordered)

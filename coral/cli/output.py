@@ -11,6 +11,9 @@ _CODES = {"yellow": "33", "green": "32", "red": "31", "cyan": "36", "bold": "1",
 
 
 class Output:
+    """Where a CLI command writes: stdout and stderr, coloured only on a terminal without
+    ``NO_COLOR``."""
+
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr

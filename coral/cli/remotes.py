@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from coral.cli.output import Output
 from coral.errors import NonFastForwardError
+from coral.remote import PullResult, PushResult, TransferResult
 from coral.version_control import Repository
 
 
@@ -22,15 +22,18 @@ def remote(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _report(out: Output, verb: str, result: dict[str, Any]) -> None:
-    moved = result.get(f"weights_{verb}", 0)
-    mib = result.get("bytes_transferred", 0) / (1 << 20)
-    out.line(f"{moved} object(s) {verb}, {mib:.1f} MiB; {result.get('skipped', 0)} already there")
-    for name, commit_hash in sorted(result.get("branches_updated", {}).items()):
+def _report(out: Output, result: TransferResult) -> None:
+    mib = result.bytes_transferred / (1 << 20)
+    out.line(
+        f"{result.objects_moved} object(s) {result.verb}, {mib:.1f} MiB; "
+        f"{result.skipped} already there"
+    )
+    for name, commit_hash in sorted(result.branches_updated.items()):
         out.line(f"   {name} -> {commit_hash[:8]}")
-    for name, why in sorted(result.get("diverged", {}).items()):
-        out.error(f" ! {name}: {why}")
-    for name, why in sorted(result.get("rejected", {}).items()):
+    if isinstance(result, PullResult):
+        for name, why in sorted(result.diverged.items()):
+            out.error(f" ! {name}: {why}")
+    for name, why in sorted(result.rejected.items()):
         out.error(f" ! [rejected] {name}: {why}")
 
 
@@ -38,18 +41,20 @@ def push(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     try:
         result = repo.push(args.remote, force=args.force, branch=args.branch)
     except NonFastForwardError as err:
-        _report(out, "pushed", dict(err.result))
+        # A refused push carries what it did push (coral.errors types it as a mapping).
+        if isinstance(err.result, PushResult):
+            _report(out, err.result)
         out.error(f"error: failed to push some refs to {args.remote!r}")
         out.error("hint: pull first (coral pull), merge, then push again; or push --force")
         return 1
-    _report(out, "pushed", result)
+    _report(out, result)
     return 0
 
 
 def pull(repo: Repository, args: argparse.Namespace, out: Output) -> int:
     result = repo.pull(args.remote, force=args.force)
-    _report(out, "pulled", result)
-    return 1 if result["diverged"] else 0
+    _report(out, result)
+    return 1 if result.diverged else 0
 
 
 def clone(start: Path, args: argparse.Namespace, out: Output) -> int:

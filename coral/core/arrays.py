@@ -26,6 +26,21 @@ def is_torch_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
+def require_values(tensor: Any, name: str) -> None:
+    """Refuse a tensor on PyTorch's ``meta`` device (a shape and dtype, no values), before
+    anything tries to copy it out (which raises ``NotImplementedError``).
+
+    Raises:
+        InvalidWeightError: ``tensor`` is on the meta device.
+    """
+    if tensor.device.type == "meta":
+        raise InvalidWeightError(
+            f"weight {name!r} is a tensor on the meta device: it has a shape but no values; "
+            "materialise the model first (model.to_empty(device='cpu'), then initialise or "
+            "load its weights)"
+        )
+
+
 def as_numpy(value: Any) -> np.ndarray:
     """A NumPy view of an array-like weight (may share memory with ``value``)."""
     if isinstance(value, np.ndarray):

@@ -44,6 +44,15 @@ _SUPPORTED: dict[str, np.dtype[Any]] = {
 SUPPORTED_DTYPE_NAMES: tuple[str, ...] = tuple(_SUPPORTED)
 _NAME_OF: dict[np.dtype[Any], str] = {dt: name for name, dt in _SUPPORTED.items()}
 
+UINT_OF_SIZE: dict[int, type[np.unsignedinteger[Any]]] = {
+    1: np.uint8,
+    2: np.uint16,
+    4: np.uint32,
+    8: np.uint64,
+}
+"""The unsigned integer type of each element width in bytes: codecs and deltas work on these
+views of a tensor's bit patterns."""
+
 #: Dtypes whose values are floating point (ml_dtypes types report kind "V", so test by name).
 FLOAT_DTYPE_NAMES = frozenset(
     {"float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2"}

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from coral.core.dtypes import as_buffer
+from coral.core.dtypes import UINT_OF_SIZE, as_buffer
 from coral.core.kernels import LINEAR, PREVIOUS, fused_merge
 from coral.delta.residual import (
-    _UINT,
     apply_zigzag_residual,
     as_words,
     reconstruct,
@@ -42,10 +41,13 @@ _BASES_NEEDED = {"previous": 1, "linear": 2}
 
 
 def _words(out: np.ndarray, word: int) -> np.ndarray:
-    return out.view(_UINT[word])
+    return out.view(UINT_OF_SIZE[word])
 
 
 class ZigzagDeltaCodec:
+    """A dense delta: the residual against the prediction, zigzag-mapped so small changes of
+    either sign are small integers, byte-shuffled and zstd-compressed."""
+
     name = "delta-zigzag"
 
     def encode_residual(self, residual: np.ndarray, predictor: str) -> Encoded:
@@ -67,7 +69,7 @@ class ZigzagDeltaCodec:
     ) -> None:
         word = int(params["word"])
         _check_bases(bases, out.size, self.name)
-        if word not in _UINT or out.size % word:
+        if word not in UINT_OF_SIZE or out.size % word:
             raise CorruptObjectError(f"{self.name} object's word size is invalid")
         target = _words(out, word)
         base_words = [as_words(b) for b in bases]
@@ -95,6 +97,9 @@ class ZigzagDeltaCodec:
 
 
 class SparseDeltaCodec:
+    """A sparse delta: only the positions whose residual is not zero (gap-coded indices)
+    and their residuals, for updates that touch a few elements."""
+
     name = "delta-sparse"
 
     def encode_residual(self, residual: np.ndarray, predictor: str) -> Encoded:
@@ -125,14 +130,14 @@ class SparseDeltaCodec:
         _check_bases(bases, out.size, self.name)
         split = int(params["index_bytes"])
         # Checked before anything is allocated: these come from a stored (maybe foreign) header.
-        if word not in _UINT or out.size % word or not 0 <= count <= out.size // word:
+        if word not in UINT_OF_SIZE or out.size % word or not 0 <= count <= out.size // word:
             raise CorruptObjectError(f"{self.name} object's word or count is invalid")
         if params["index_dtype"] not in ("uint32", "uint64") or not 0 <= split <= payload.size:
             raise CorruptObjectError(f"{self.name} object's index is invalid")
         index_dtype = np.dtype(params["index_dtype"])
         raw_gaps = zstd.decompress(as_buffer(payload[:split]), count * index_dtype.itemsize)
         indices = np.cumsum(np.frombuffer(raw_gaps, dtype=index_dtype), dtype=np.uint64)
-        values = np.empty(count, dtype=_UINT[word])
+        values = np.empty(count, dtype=UINT_OF_SIZE[word])
         get_codec(params["values_codec"]).decode(
             params["values"], payload[split:], values.view(np.uint8)
         )
@@ -151,5 +156,7 @@ def _check_bases(bases: Sequence[np.ndarray], nbytes: int, codec: str) -> None:
 
 ZIGZAG = ZigzagDeltaCodec()
 SPARSE = SparseDeltaCodec()
+# The storage layer reads objects by codec name and cannot import this layer: importing
+# coral.delta (as coral.records.store_setup does for every repository) registers these.
 register_codec(ZIGZAG)
 register_codec(SPARSE)

@@ -18,6 +18,8 @@ from coral.storage.store import TensorStore
 
 @dataclass(frozen=True)
 class RepackResult:
+    """What a repack checked and rewrote, and the deepest delta chain before and after."""
+
     objects_checked: int
     objects_rewritten: int
     bytes_written: int

@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from coral.core.dtypes import byte_view
+from coral.core.dtypes import UINT_OF_SIZE, byte_view
 from coral.core.kernels import scatter_planes
-from coral.storage.codecs import parallel_map
+from coral.storage.workers import parallel_map
 
-_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _INT = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
 
 PREDICTORS = ("previous", "linear")
@@ -40,7 +39,7 @@ def word_size(dtype: np.dtype[Any]) -> int:
 
 def as_words(arr: np.ndarray) -> np.ndarray:
     """A flat unsigned-integer view of a canonical array's bit patterns (no copy)."""
-    return byte_view(arr).view(_UINT[word_size(arr.dtype)])
+    return byte_view(arr).view(UINT_OF_SIZE[word_size(arr.dtype)])
 
 
 def _words_of(arr: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ match of the same dtype and shape is used as a base when that estimate reaches
 ``core.similarity_threshold``; the delta encoder then keeps it only if it really is smaller.
 
 The index is an append-only file of one JSON line per object (``objects/similarity.jsonl``),
-a few dozen bytes each, loaded on first use: never a copy of any weights.
+a few dozen bytes each, loaded on first use: never a copy of any weights. A repository in
+memory keeps it in memory only (``path=None``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def estimated_cosine(a: int, b: int) -> float:
 
 
 class SimilarityIndex:
-    """Object IDs by (dtype, shape), with their signatures."""
+    """Object IDs by (dtype, shape), with their signatures; kept in ``path`` (None: in
+    memory only)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self._entries: dict[tuple[str, tuple[int, ...]], dict[str, int]] | None = None
         self._lock = threading.Lock()
@@ -64,7 +66,7 @@ class SimilarityIndex:
             if self._entries is None:
                 entries: dict[tuple[str, tuple[int, ...]], dict[str, int]] = {}
                 try:
-                    lines = self.path.read_bytes().splitlines()
+                    lines = [] if self.path is None else self.path.read_bytes().splitlines()
                 except FileNotFoundError:
                     lines = []
                 for line in lines:
@@ -89,14 +91,15 @@ class SimilarityIndex:
         line = json.dumps(
             {"oid": oid, "dtype": key[0], "shape": list(key[1]), "sig": f"{sig:016x}"}
         )
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if self.path is not None:
             try:
-                os.write(fd, (line + "\n").encode())
-            finally:
-                os.close(fd)
-        except OSError:
-            return
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, (line + "\n").encode())
+                finally:
+                    os.close(fd)
+            except OSError:
+                return
         with self._lock:
             entries.setdefault(key, {})[oid] = sig
 
@@ -113,10 +116,16 @@ class SimilarityIndex:
                     lines.append(json.dumps({**record, "sig": f"{sig:016x}"}) + "\n")
                 else:
                     dropped += 1
-        if dropped:
+        if dropped and self.path is not None:
             atomic_write_bytes(self.path, "".join(lines).encode(), tmp_dir=tmp_dir)
             with self._lock:
                 self._entries = None
+        elif dropped:
+            with self._lock:
+                self._entries = {
+                    key: {oid: sig for oid, sig in sigs.items() if oid in keep}
+                    for key, sigs in entries.items()
+                }
         return dropped
 
     def most_similar(self, arr: np.ndarray, threshold: float) -> str | None:

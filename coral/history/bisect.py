@@ -23,6 +23,8 @@ Test = Callable[[Mapping[str, WeightTensor]], Verdict]
 
 @dataclass(frozen=True)
 class BisectStep:
+    """One commit bisect evaluated and its verdict (good, bad or skipped)."""
+
     commit_hash: str
     message: str
     good: Verdict

@@ -21,7 +21,8 @@ _CHUNK = 1 << 20
 def diff_commits(
     old: Commit, new: Commit, load: Callable[[str], np.ndarray] | None = None
 ) -> dict[str, Any]:
-    """The seed chapter's diff dict; with ``load`` (object ID -> array), per-tensor stats.
+    """Which weights ``new`` adds, removes and modifies relative to ``old``, as the plain dict
+    ``repo.diff`` returns; with ``load`` (object ID -> array), per-tensor stats too.
 
     Returns:
         ``{"added": [names], "removed": [names],

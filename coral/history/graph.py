@@ -24,6 +24,9 @@ from coral.storage import forksafe
 
 
 class VersionGraph:
+    """The commit graph over a commit store: ancestors, descendants, paths, merge bases,
+    walks from several tips and the history of one weight. Commits are read on demand."""
+
     def __init__(
         self,
         commits: CommitStore,

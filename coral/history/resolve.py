@@ -34,6 +34,10 @@ _REFLOG_RE = re.compile(r"(.*)@\{(\d+)\}")
 
 
 class RefResolver:
+    """Turns what a user types (``main``, ``v1``, ``HEAD~2``, ``main@{1}``, ``origin/main``,
+    an abbreviated hash) into a full commit hash, with git's precedence and errors that
+    say what was meant."""
+
     def __init__(
         self,
         refs: RefStore,

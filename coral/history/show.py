@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from coral.merge.plan import merge_arguments
 from coral.records.commit import Commit
+from coral.records.merge_record import merge_arguments
 
 
 @dataclass(frozen=True, repr=False)

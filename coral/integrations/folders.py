@@ -28,6 +28,9 @@ SHARD_BYTES = 5 << 30  # transformers' default max_shard_size
 
 @dataclass
 class ModelFolder:
+    """A model folder read for staging: its tensors, its other files by relative path, and
+    what was skipped (other serialisations of the same weights)."""
+
     weights: dict[str, np.ndarray]
     files: dict[str, bytes]
     skipped: list[str] = field(default_factory=list)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from coral.core.arrays import as_numpy, is_torch_tensor
+from coral.core.arrays import as_numpy, is_torch_tensor, require_values
 from coral.core.dtypes import dtype_name
 from coral.core.weight_tensor import WeightMetadata, WeightTensor
 from coral.errors import InvalidWeightError, MissingExtraError, WeightTypeError
@@ -39,21 +39,6 @@ def _torch() -> Any:
             "PyTorch", "torch", "coral.integrations.pytorch"
         ) from None
     return torch
-
-
-def require_values(tensor: Any, name: str) -> None:
-    """Refuse a tensor on PyTorch's ``meta`` device (a shape and dtype, no values), before
-    anything tries to copy it out (which raises ``NotImplementedError``).
-
-    Raises:
-        InvalidWeightError: ``tensor`` is on the meta device.
-    """
-    if tensor.device.type == "meta":
-        raise InvalidWeightError(
-            f"weight {name!r} is a tensor on the meta device: it has a shape but no values; "
-            "materialise the model first (model.to_empty(device='cpu'), then initialise or "
-            "load its weights)"
-        )
 
 
 def pytorch_to_coral(source: Any, *, model_name: str | None = None) -> dict[str, WeightTensor]:

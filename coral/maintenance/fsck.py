@@ -18,6 +18,9 @@ from coral.storage.pack_store import PackStore
 
 @dataclass(frozen=True)
 class FsckIssue:
+    """One problem fsck found: its kind, what it concerns (an object, commit or ref) and a
+    message that says how to repair it."""
+
     kind: str
     subject: str
     message: str
@@ -28,6 +31,9 @@ class FsckIssue:
 
 @dataclass
 class FsckReport:
+    """Everything fsck found: ``ok`` is False when there is any error; warnings do not
+    make a repository unhealthy."""
+
     errors: list[FsckIssue] = field(default_factory=list)
     warnings: list[FsckIssue] = field(default_factory=list)
     objects_checked: int = 0
@@ -57,6 +63,9 @@ class FsckReport:
 
 @dataclass
 class Fsck:
+    """One fsck pass over a repository's parts: config, objects (re-hashed), refs, commits,
+    tags and the staging area, collected into a :class:`FsckReport`."""
+
     parts: RepositoryParts
     report: FsckReport = field(default_factory=FsckReport)
 
@@ -157,14 +166,12 @@ class Fsck:
 
     def _check_tracking_refs(self) -> set[str]:
         """``refs/remotes/<remote>/<branch>``: readable, pointing at commits we have."""
-        if not self.parts.tracking.root.is_dir():
-            return set()
-        tracking, root = self.parts.tracking, self.parts.tracking.root
+        tracking = self.parts.tracking
         tips: set[str] = set()
-        for folder in sorted(root.iterdir()):
-            subject = f"refs/remotes/{folder.name}"
+        for remote in tracking.remotes():
+            subject = f"refs/remotes/{remote}"
             try:
-                refs = tracking.all(folder.name)
+                refs = tracking.all(remote)
             except CoralError as err:
                 self.report.error("bad-ref", subject, str(err))
                 continue
@@ -174,8 +181,8 @@ class Fsck:
                     self.report.error(
                         "bad-ref",
                         f"{subject}/{branch}",
-                        f"remote-tracking branch {folder.name}/{branch} points to missing "
-                        f"commit {commit_hash}; pull from {folder.name!r} again to repair it",
+                        f"remote-tracking branch {remote}/{branch} points to missing "
+                        f"commit {commit_hash}; pull from {remote!r} again to repair it",
                     )
         return tips
 

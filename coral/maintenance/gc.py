@@ -29,6 +29,7 @@ from typing import Any
 
 from coral.core.sizes import human_bytes
 from coral.maintenance.gc_roots import Reachability, Roots, collect_roots, exclusive_bytes
+from coral.records.commits import CommitStore
 from coral.records.parts import RepositoryParts
 from coral.storage.objects import ObjectInfo
 from coral.storage.pack_store import PackStore
@@ -95,6 +96,9 @@ class _Plan:
 
 
 class GarbageCollector:
+    """One gc pass: finds the roots, plans which packs to rewrite and which commits and temp
+    files to remove, then does it under the gc lock and the repository lock."""
+
     def __init__(self, parts: RepositoryParts, store: PackStore) -> None:
         self._parts = parts
         self._store = store  # gc rewrites pack files: only an on-disk store has them
@@ -170,7 +174,7 @@ class GarbageCollector:
         referenced = set().union(*roots.by_ref.values(), roots.other & on_disk)
         by_refs = reach.commits_from(referenced, "a reflog entry")
         keep |= reach.objects_of(by_refs, "a reflog entry")
-        young = {h for h in on_disk - by_refs if not _older(self._parts.commits.path(h), cutoff)}
+        young = {h for h in on_disk - by_refs if not _stored_before(self._parts.commits, h, cutoff)}
         alive = by_refs | reach.commits_from(young, "a recent commit")
         report.commits_kept_young = len(alive - by_refs)
         young_objects = reach.objects_of(alive - by_refs, "a recent commit") - keep
@@ -278,6 +282,14 @@ def _older(path: Path, cutoff: float | None) -> bool:
         return os.lstat(path).st_mtime <= cutoff
     except FileNotFoundError:
         return False
+
+
+def _stored_before(commits: CommitStore, commit_hash: str, cutoff: float | None) -> bool:
+    """Whether a commit was stored before ``cutoff``, as :func:`_older` asks of a file."""
+    if cutoff is None:
+        return False
+    modified = commits.modified(commit_hash)
+    return modified is not None and modified <= cutoff
 
 
 def _size(path: Path) -> int:

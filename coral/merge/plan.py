@@ -24,22 +24,30 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from coral.core.weight_tensor import WeightMetadata
 from coral.errors import InvalidValueError, MergeConflictError
-from coral.merge.methods import METHODS, can_combine, combine, validate_params
+from coral.merge.methods import METHODS, Side, can_combine, combine, validate_params
 from coral.records.assets import OPTIMIZER_PREFIX, is_file_name, is_reserved_name
 from coral.records.commit import Commit
+
+MergeKind = Literal["up-to-date", "fast-forward", "merge"]
+"""What a merge does: nothing, move HEAD forward, or make a merge commit."""
+
+TensorOutcome = Literal["ours", "theirs", "merged", "deleted", "unresolved"]
+"""What one weight becomes: a side's object, a computed one, nothing, or (the merge stops)
+no answer."""
 
 
 class MergeStrategy(Enum):
     """How a weight changed on both sides is resolved.
 
-    The seed strategies take one side or blend the two; the model-merging ones (task
-    arithmetic, TIES, DARE) work on the changes each side made since the merge base.
+    OURS, THEIRS, FAIL, AVERAGE and WEIGHTED take one side or blend the two; the
+    model-merging ones (task arithmetic, TIES, DARE) work on the changes each side made since
+    the merge base.
     """
 
     OURS = "ours"
@@ -156,7 +164,8 @@ class TensorMerge:
 
     Attributes:
         name: the weight.
-        outcome: ``"ours"``, ``"theirs"``, ``"merged"`` (computed) or ``"deleted"``.
+        outcome: ``"ours"``, ``"theirs"``, ``"merged"`` (computed), ``"deleted"`` or
+            ``"unresolved"`` (``error`` says why).
         reason: why, in words (``"changed on their side"``, ``"changed on both sides"``...).
         conflict: changed on both sides.
         strategy: for a conflict, the strategy that resolved it.
@@ -164,7 +173,7 @@ class TensorMerge:
     """
 
     name: str
-    outcome: str
+    outcome: TensorOutcome
     reason: str
     conflict: bool = False
     strategy: str | None = None
@@ -186,7 +195,7 @@ class MergePlan:
             unless ``kind == "merge"``).
     """
 
-    kind: str
+    kind: MergeKind
     source: str
     ours: str | None
     theirs: str
@@ -215,7 +224,7 @@ class MergePlan:
     def ok(self) -> bool:
         return not self.unresolved
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[TensorOutcome, int]:
         """How many weights each outcome got (``ours``, ``theirs``, ``merged``, ``deleted``)."""
         return dict(Counter(t.outcome for t in self.tensors if t.error is None))
 
@@ -249,19 +258,6 @@ class MergePlan:
                 how = f"CANNOT MERGE: {t.error}" if t.error else _how(t)
                 lines.append(f"  conflict {t.name}: {how}")
         return "\n".join(lines)
-
-
-def merge_arguments(record: Mapping[str, Any]) -> dict[str, Any]:
-    """``repo.merge`` keyword arguments that re-run a recorded merge (from a merge commit's
-    ``metadata.extra["merge"]``): same source commit, strategy, parameters and overrides."""
-    return {
-        "source_branch": record["source_commit"],
-        "strategy": record["strategy"],
-        **dict(record.get("params", {})),
-        "overrides": dict(record.get("overrides", {})) or None,
-        "non_float": record.get("non_float", NonFloat.OURS.value),
-        **({"allow_unrelated": True} if record.get("base") is None else {}),
-    }
 
 
 def _how(t: TensorMerge) -> str:
@@ -413,7 +409,7 @@ def _decide(
     return _resolve_conflict(name, o, t, b, chooser.for_name(name), non_float)
 
 
-def _taken(side: str, s: WeightVersion) -> str:
+def _taken(side: Side, s: WeightVersion) -> TensorOutcome:
     return side if s.oid is not None else "deleted"
 
 
@@ -437,7 +433,7 @@ def _resolve_conflict(
         reason = "added on both sides" if b.oid is None else "changed on both sides"
     strategy = resolution.strategy
 
-    def take(side: str, how: str) -> TensorMerge:
+    def take(side: Side, how: str) -> TensorMerge:
         chosen = o if side == "ours" else t
         return TensorMerge(name, _taken(side, chosen), reason, True, how)
 
@@ -490,7 +486,7 @@ def _never_combined(name: str, *sides: WeightMetadata | None) -> str | None:
 
 def _whole_side(
     resolution: Resolution, non_float: NonFloat, what: str | None
-) -> tuple[str | None, str]:
+) -> tuple[Side | None, str]:
     """The side a conflicting entry is taken whole from, and how that reads; the side is None
     (and the text says why) when the merge must stop. ``what`` the entry is (``"int64"``,
     ``"optimizer state"``...) matters under computing strategies, which follow ``non_float``."""

@@ -17,6 +17,7 @@ from typing import Any
 from coral.errors import ConcurrentUpdateError, InvalidValueError, StagedChangesError
 from coral.history.service import History
 from coral.merge.plan import (
+    MergeKind,
     MergePlan,
     MergeStrategy,
     NonFloat,
@@ -165,7 +166,7 @@ class MergeRunner:
         theirs = self._history.resolve(request.source)
         ours = self._workspace.tip().commit_hash
 
-        def make(kind: str, bases: tuple[str, ...] = (), tensors: Any = ()) -> MergePlan:
+        def make(kind: MergeKind, bases: tuple[str, ...] = (), tensors: Any = ()) -> MergePlan:
             return MergePlan(
                 kind=kind,
                 source=request.source,

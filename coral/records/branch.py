@@ -1,4 +1,5 @@
-"""Branches as the seed chapter presents them: :class:`Branch` and :class:`BranchManager`."""
+"""Branches: :class:`Branch` (a name and the commit it points at) and :class:`BranchManager`,
+which creates, lists, moves and deletes them."""
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
-"""Commit files, ``objects/commits/<hash>.json``: written once, verified when read, cached."""
+"""Commit records, ``objects/commits/<hash>.json``: written once, verified when read, cached."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 
 from coral.errors import CorruptObjectError, RefNotFoundError
+from coral.records.backend import RecordBackend
 from coral.records.commit import (
     COMMIT_FORMAT,
     CONTENT_KEYS,
@@ -15,18 +14,18 @@ from coral.records.commit import (
     hash_content,
     is_commit_hash,
 )
+from coral.records.keys import COMMITS
 from coral.storage import forksafe
-from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
+from coral.storage.fsutil import dumps_json, loads_json
 
 _SUFFIX = ".json"
 
 
 class CommitStore:
-    """Reads and writes commit files. Commits are immutable, so the cache never goes stale."""
+    """Reads and writes commit records. Commits are immutable, so the cache never goes stale."""
 
-    def __init__(self, commits_dir: Path, tmp_dir: Path) -> None:
-        self.commits_dir = commits_dir
-        self.tmp_dir = tmp_dir
+    def __init__(self, records: RecordBackend) -> None:
+        self.records = records
         self._cache: dict[str, Commit] = {}
         self._lock = threading.Lock()
         forksafe.register(self)
@@ -34,13 +33,20 @@ class CommitStore:
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
 
-    def path(self, commit_hash: str) -> Path:
-        return self.commits_dir / f"{commit_hash}{_SUFFIX}"
+    @staticmethod
+    def _key(commit_hash: str) -> str:
+        return f"{COMMITS}/{commit_hash}{_SUFFIX}"
 
     def __contains__(self, commit_hash: object) -> bool:
         if not isinstance(commit_hash, str) or not is_commit_hash(commit_hash):
             return False
-        return commit_hash in self._cache or self.path(commit_hash).exists()
+        return commit_hash in self._cache or self.records.stat(self._key(commit_hash)) is not None
+
+    def modified(self, commit_hash: str) -> float | None:
+        """When the commit was stored (seconds since the epoch; None if it is not): gc keeps
+        unreferenced commits younger than its grace period."""
+        stat = self.records.stat(self._key(commit_hash))
+        return None if stat is None else stat.mtime_ns / 1e9
 
     def get(self, commit_hash: str) -> Commit:
         """The commit with this full hash; raises :class:`RefNotFoundError` or
@@ -55,11 +61,12 @@ class CommitStore:
         if not is_commit_hash(commit_hash):
             raise RefNotFoundError(f"{commit_hash!r} is not a commit hash")
         try:
-            data = read_json(self.path(commit_hash))
-        except FileNotFoundError:
-            raise RefNotFoundError(f"commit {commit_hash} does not exist") from None
+            raw = self.records.read(self._key(commit_hash))
+            data = None if raw is None else loads_json(raw)
         except ValueError as err:
             raise CorruptObjectError(f"commit file {commit_hash} is not valid JSON: {err}") from err
+        if raw is None:
+            raise RefNotFoundError(f"commit {commit_hash} does not exist")
         commit = self._parse(commit_hash, data)
         with self._lock:
             self._cache[commit_hash] = commit
@@ -85,28 +92,25 @@ class CommitStore:
     def put(self, commit: Commit) -> None:
         """Write a commit durably (a no-op when it already exists)."""
         if commit.commit_hash not in self:
-            atomic_write_json(self.path(commit.commit_hash), commit.to_dict(), tmp_dir=self.tmp_dir)
+            self.records.write(self._key(commit.commit_hash), dumps_json(commit.to_dict()))
         with self._lock:
             self._cache[commit.commit_hash] = commit.copy()
 
     def delete(self, commit_hashes: Iterable[str]) -> None:
         """Remove unreachable commits (gc only)."""
-        for commit_hash in commit_hashes:
-            self.path(commit_hash).unlink(missing_ok=True)
-            with self._lock:
+        hashes = list(commit_hashes)
+        self.records.delete_many(self._key(h) for h in hashes)
+        with self._lock:
+            for commit_hash in hashes:
                 self._cache.pop(commit_hash, None)
-        fsync_dir(self.commits_dir)
 
     def all_hashes(self) -> list[str]:
-        """Every commit hash on disk (unordered)."""
-        try:
-            names = os.listdir(self.commits_dir)
-        except FileNotFoundError:
-            return []
+        """Every stored commit hash (sorted)."""
+        start, end = len(COMMITS) + 1, -len(_SUFFIX)
         return [
-            n[: -len(_SUFFIX)]
-            for n in names
-            if n.endswith(_SUFFIX) and is_commit_hash(n[: -len(_SUFFIX)])
+            key[start:end]
+            for key in self.records.list(COMMITS)
+            if key.endswith(_SUFFIX) and is_commit_hash(key[start:end])
         ]
 
     def with_prefix(self, prefix: str) -> list[str]:

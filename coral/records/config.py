@@ -12,16 +12,15 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from coral.errors import ConfigError, RepositoryFormatError
+from coral.errors import ConfigError
+from coral.records.backend import RecordBackend, RecordLock
+from coral.records.document import JsonDocument
 from coral.records.expiry import parse_expiry
-from coral.storage.fsutil import atomic_write_json, read_json
-from coral.storage.locking import RepositoryLock
+from coral.records.keys import CONFIG
 
 REPOSITORY_FORMAT = 1
 
@@ -141,24 +140,12 @@ def initial_config() -> dict[str, Any]:
 class Config:
     """Dotted-key access to ``config.json`` with validation and defaults."""
 
-    def __init__(self, path: Path, lock: RepositoryLock, tmp_dir: Path) -> None:
-        self.path = path
-        self._lock = lock
-        self._tmp_dir = tmp_dir
+    def __init__(self, records: RecordBackend, lock: RecordLock) -> None:
+        self._document = JsonDocument(records, CONFIG, lock)
 
     def as_dict(self) -> dict[str, Any]:
         """The whole file as nested dicts."""
-        try:
-            data = read_json(self.path)
-        except FileNotFoundError:
-            return {}
-        except ValueError as err:
-            raise RepositoryFormatError(
-                f"{self.path} is not valid JSON ({err}); fix or restore it"
-            ) from err
-        if not isinstance(data, dict):
-            raise RepositoryFormatError(f"{self.path} must hold a JSON object")
-        return data
+        return self._document.read()
 
     def get(self, key: str, default: Any = _MISSING) -> Any:
         """The value of ``key``, else its built-in default, else ``default``."""
@@ -176,7 +163,7 @@ class Config:
                 value = validator(value)
             except ValueError:
                 raise ConfigError(
-                    f"{self.path}: {key} = {value!r} is invalid; fix it with "
+                    f"{self._document.where}: {key} = {value!r} is invalid; fix it with "
                     f"repo.config.set({key!r}, ...)"
                 ) from None
         return value
@@ -193,17 +180,13 @@ class Config:
                 value = validator(value)
             except ValueError as err:
                 raise ConfigError(f"invalid value {value!r} for {key}: {err}") from None
-        with self._lock.hold():
-            data = copy.deepcopy(self.as_dict())
+        with self._document.editing() as data:
             data.setdefault(section, {})[name] = value
-            atomic_write_json(self.path, data, tmp_dir=self._tmp_dir)
 
     def unset(self, key: str) -> None:
         section, _, name = self._split(key)
-        with self._lock.hold():
-            data = copy.deepcopy(self.as_dict())
-            if data.get(section, {}).pop(name, _MISSING) is not _MISSING:
-                atomic_write_json(self.path, data, tmp_dir=self._tmp_dir)
+        with self._document.editing() as data:
+            data.get(section, {}).pop(name, None)
 
     def __getitem__(self, key: str) -> Any:
         return self.get(key)
@@ -223,4 +206,4 @@ class Config:
         return key.partition(".")
 
     def __repr__(self) -> str:
-        return f"Config({self.path})"
+        return f"Config({self._document.where})"

@@ -16,15 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coral.errors import NotARepositoryError, RepositoryFormatError
-from coral.records.config import initial_config
-from coral.storage.fsutil import atomic_write_bytes, atomic_write_json, fsync_dir
+from coral.records.backend import DiskRecords
+from coral.records.initial import create_records
+from coral.records.keys import DEFAULT_BRANCH
+from coral.storage.fsutil import fsync_dir
+
+__all__ = ["CORAL_DIR", "DEFAULT_BRANCH", "RepoLayout"]
 
 CORAL_DIR = ".coral"
-DEFAULT_BRANCH = "main"
 
 
 @dataclass(frozen=True)
 class RepoLayout:
+    """Where an on-disk repository's files are, under ``root/.coral``."""
+
     root: Path
 
     @property
@@ -97,14 +102,7 @@ class RepoLayout:
             raise RepositoryFormatError(f"{self.coral_dir} exists and is not a directory")
         for directory in self._dirs():
             directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp_dir
-        if not self.remotes_file.exists():
-            atomic_write_json(self.remotes_file, {}, tmp_dir=tmp)
-        atomic_write_bytes(
-            self.head_file, f"ref: refs/heads/{DEFAULT_BRANCH}".encode(), tmp_dir=tmp
-        )
-        # config.json last: its presence is what marks a complete repository.
-        atomic_write_json(self.config_file, initial_config(), tmp_dir=tmp)
+        create_records(DiskRecords(self.coral_dir, self.tmp_dir))
         fsync_dir(self.root)
 
     def ensure_dirs(self) -> None:

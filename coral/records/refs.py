@@ -1,9 +1,9 @@
 """HEAD, branch refs and their reflogs (plumbing).
 
 ``HEAD`` holds ``ref: refs/heads/<branch>`` or, detached, a commit hash. Each branch is a JSON
-file ``refs/heads/<name>`` (``{name, commit_hash, parent_branch}``); names with ``/`` become
-sub-directories, as in git. Every update is a compare-and-swap under the repository lock and
-is appended to ``logs/`` (the reflog), so a moved or deleted branch can always be traced.
+record ``refs/heads/<name>`` (``{name, commit_hash, parent_branch}``); names with ``/`` become
+sub-directories on disk, as in git. Every update is a compare-and-swap under the repository lock
+and is appended to ``logs/`` (the reflog), so a moved or deleted branch can always be traced.
 
 ``logs/HEAD`` is HEAD's own reflog, kept as git keeps it: one entry per move of HEAD, whether
 its branch moved (commit, merge, reset, pull: :meth:`RefStore.write_branch` logs both) or HEAD
@@ -15,11 +15,9 @@ findable after a checkout leaves it.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from coral.errors import (
@@ -28,18 +26,14 @@ from coral.errors import (
     RefExistsError,
     RepositoryFormatError,
 )
+from coral.records.backend import KeyClashError, RecordBackend, RecordLock
 from coral.records.commit import is_commit_hash, now_utc
+from coral.records.keys import HEAD, HEAD_REF_PREFIX, HEADS, LOGS
 from coral.records.refnames import check_ref_name
-from coral.storage.fsutil import (
-    atomic_write_bytes,
-    atomic_write_json,
-    fsync_dir,
-    loads_json,
-    read_json,
-)
-from coral.storage.locking import RepositoryLock
+from coral.storage.fsutil import dumps_json, loads_json
 
-HEAD_REF_PREFIX = "ref: refs/heads/"
+__all__ = ["HEAD_REF_PREFIX", "Branch", "Head", "RefStore", "ReflogEntry", "reflog_name"]
+
 _MAX_HEAD_BYTES = 4096  # a branch name is at most a few hundred bytes
 
 
@@ -77,6 +71,8 @@ class Head:
 
 @dataclass(frozen=True)
 class ReflogEntry:
+    """One move of a ref: from ``old`` to ``new`` (None: absent), by whom, when and why."""
+
     old: str | None
     new: str | None
     who: str
@@ -85,44 +81,46 @@ class ReflogEntry:
 
 
 class RefStore:
-    def __init__(self, coral_dir: Path, tmp_dir: Path, lock: RepositoryLock) -> None:
-        self.coral_dir = coral_dir
-        self.heads_dir = coral_dir / "refs" / "heads"
-        self.head_file = coral_dir / "HEAD"
-        self.logs_dir = coral_dir / "logs"
-        self.tmp_dir = tmp_dir
+    """HEAD, the branches and their reflogs, over a :class:`RecordBackend`.
+
+    Every change is made under ``lock``; a branch moves by compare-and-swap of its old value.
+    """
+
+    def __init__(self, records: RecordBackend, lock: RecordLock) -> None:
+        self.records = records
         self.lock = lock
 
     # --- HEAD ---
 
     def head(self) -> Head:
+        where = self.records.describe(HEAD)
+        fix = "rewrite it as 'ref: refs/heads/main'"
         try:
-            with open(self.head_file, "rb") as fh:
-                text = fh.read(_MAX_HEAD_BYTES).decode("utf-8").strip()
-        except FileNotFoundError:
+            raw = self.records.read(HEAD, max_bytes=_MAX_HEAD_BYTES)
+        except ValueError as err:
+            raise RepositoryFormatError(f"{where} is unreadable ({err}); {fix}") from None
+        if raw is None:
             raise RepositoryFormatError(
-                f"{self.head_file} is missing; restore it with the text 'ref: refs/heads/main'"
-            ) from None
+                f"{where} is missing; restore it with the text 'ref: refs/heads/main'"
+            )
+        try:
+            text = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise RepositoryFormatError(
-                f"{self.head_file} is not text; rewrite it as 'ref: refs/heads/main'"
-            ) from None
+            raise RepositoryFormatError(f"{where} is not text; {fix}") from None
         if text.startswith(HEAD_REF_PREFIX):
             name = text[len(HEAD_REF_PREFIX) :]
             try:
                 check_ref_name(name)
             except InvalidNameError as err:
                 raise RepositoryFormatError(
-                    f"{self.head_file} names no valid branch ({err}); rewrite it as "
-                    "'ref: refs/heads/main'"
+                    f"{where} names no valid branch ({err}); {fix}"
                 ) from None
             branch = self.read_branch(name)
             return Head(name, branch.commit_hash if branch else None)
         if is_commit_hash(text):
             return Head(None, text)
         raise RepositoryFormatError(
-            f"{self.head_file} holds {text[:60]!r}, which is neither a branch ref nor a commit "
-            "hash; rewrite it as 'ref: refs/heads/main'"
+            f"{where} holds {text[:60]!r}, which is neither a branch ref nor a commit hash; {fix}"
         )
 
     def set_head_branch(self, name: str) -> None:
@@ -133,40 +131,43 @@ class RefStore:
         self._write_head(commit_hash)
 
     def _write_head(self, text: str) -> None:
-        # No trailing newline: the seed chapter reads HEAD with a plain f.read().
-        atomic_write_bytes(self.head_file, text.encode(), tmp_dir=self.tmp_dir)
+        # No trailing newline: a plain f.read() of HEAD gives the ref or commit hash exactly.
+        self.records.write(HEAD, text.encode())
 
     # --- branches ---
 
-    def branch_path(self, name: str) -> Path:
-        return self.heads_dir.joinpath(*check_ref_name(name).split("/"))
+    @staticmethod
+    def _branch_key(name: str) -> str:
+        return f"{HEADS}/{check_ref_name(name)}"
+
+    def _load_branch(self, name: str) -> tuple[bytes | None, Branch | None]:
+        """The branch record as stored (what a compare-and-swap compares) and parsed."""
+        key = self._branch_key(name)
+        try:
+            raw = self.records.read(key)
+            if raw is None:
+                return None, None
+            branch = Branch.from_dict(loads_json(raw))
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            where = self.records.describe(key)
+            raise RepositoryFormatError(f"branch file {where} is unreadable: {err}") from err
+        if not is_commit_hash(branch.commit_hash):
+            where = self.records.describe(key)
+            raise RepositoryFormatError(f"branch file {where} does not hold a commit hash")
+        return raw, branch
 
     def read_branch(self, name: str) -> Branch | None:
-        path = self.branch_path(name)
-        if not path.is_file():
-            return None
-        try:
-            branch = Branch.from_dict(read_json(path))
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise RepositoryFormatError(f"branch file {path} is unreadable: {err}") from err
-        if not is_commit_hash(branch.commit_hash):
-            raise RepositoryFormatError(f"branch file {path} does not hold a commit hash")
-        return branch
+        return self._load_branch(name)[1]
 
     def branch_names(self) -> list[str]:
-        """Names of all branch files, without reading them (fsck reads them one by one)."""
+        """Names of all branches, without reading them (fsck reads them one by one)."""
         names = []
-        for dirpath, _, filenames in os.walk(self.heads_dir):
-            for filename in filenames:
-                if filename.startswith("."):
-                    continue  # a temp file of an interrupted write
-                rel = Path(dirpath, filename).relative_to(self.heads_dir)
-                name = "/".join(rel.parts)
-                try:
-                    names.append(check_ref_name(name))
-                except InvalidNameError:
-                    continue
-        return sorted(names)
+        for key in self.records.list(HEADS):
+            try:
+                names.append(check_ref_name(key[len(HEADS) + 1 :]))
+            except InvalidNameError:
+                continue
+        return names
 
     def list_branches(self) -> list[Branch]:
         branches = (self.read_branch(name) for name in self.branch_names())
@@ -176,9 +177,8 @@ class RefStore:
         """Create or move a branch, if it currently points at ``expected`` (None: absent)."""
         if not is_commit_hash(branch.commit_hash):
             raise ValueError(f"{branch.commit_hash!r} is not a full commit hash")
-        path = self.branch_path(branch.name)
         with self.lock.hold():
-            current = self.read_branch(branch.name)
+            raw, current = self._load_branch(branch.name)
             current_hash = current.commit_hash if current else None
             if current_hash != expected:
                 if expected is None:
@@ -188,7 +188,9 @@ class RefStore:
                     f"operation expected {expected[:8]}; retry it"
                 )
             self._check_no_path_conflict(branch.name)
-            atomic_write_json(path, branch.to_dict(), tmp_dir=self.tmp_dir)
+            self.records.write_if(
+                self._branch_key(branch.name), dumps_json(branch.to_dict()), expected=raw
+            )
             self.append_reflog(
                 f"refs/heads/{branch.name}", current_hash, branch.commit_hash, who, message
             )
@@ -210,35 +212,24 @@ class RefStore:
             branch = self.read_branch(name)
             if branch is None:
                 raise ConcurrentUpdateError(f"branch {name!r} disappeared; nothing deleted")
-            path = self.branch_path(name)
-            path.unlink()
-            fsync_dir(path.parent)
-            parent = path.parent
-            while parent != self.heads_dir and not any(parent.iterdir()):
-                parent.rmdir()
-                parent = parent.parent
+            self.records.delete(self._branch_key(name))
             self.delete_reflog(f"refs/heads/{name}")
             return branch
 
     def _check_no_path_conflict(self, name: str) -> None:
         """git's D/F rule: 'feature' and 'feature/x' cannot both be branches."""
-        path = self.branch_path(name)
-        if path.is_dir():
-            inside = [b for b in self.branch_names() if b.startswith(name + "/")]
+        inside = self.records.list(self._branch_key(name))
+        if inside:
             raise RefExistsError(
-                f"cannot create branch {name!r}: branch {(inside or [name + '/...'])[0]!r} "
+                f"cannot create branch {name!r}: branch {inside[0][len(HEADS) + 1 :]!r} "
                 "exists, and a name cannot be both a branch and a folder of branches"
             )
-        for ancestor in path.relative_to(self.heads_dir).parents:
-            if str(ancestor) != "." and (self.heads_dir / ancestor).is_file():
-                raise RefExistsError(
-                    f"cannot create branch {name!r}: branch {ancestor.as_posix()!r} exists"
-                )
+        parts = name.split("/")
+        for ancestor in ("/".join(parts[:i]) for i in range(1, len(parts))):
+            if self.records.stat(f"{HEADS}/{ancestor}") is not None:
+                raise RefExistsError(f"cannot create branch {name!r}: branch {ancestor!r} exists")
 
     # --- reflog ---
-
-    def _reflog_path(self, ref: str) -> Path:
-        return self.logs_dir.joinpath(*ref.split("/"))
 
     def append_reflog(
         self, ref: str, old: str | None, new: str | None, who: str, message: str
@@ -253,47 +244,36 @@ class RefStore:
             "message": message,
         }
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
-        path = self._reflog_path(ref)
+        key = f"{LOGS}/{ref}"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as err:
-            warnings.warn(f"could not append to the reflog {path}: {err}", stacklevel=3)
+            self.records.append(key, line)
+        except (OSError, KeyClashError) as err:
+            where = self.records.describe(key)
+            warnings.warn(f"could not append to the reflog {where}: {err}", stacklevel=3)
 
     def delete_reflog(self, ref: str) -> None:
         """Forget a deleted branch's reflog (as git does); HEAD's reflog keeps its commits."""
-        path = self._reflog_path(ref)
-        path.unlink(missing_ok=True)
-        parent = path.parent
-        while parent != self.logs_dir and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        self.records.delete(f"{LOGS}/{ref}")
 
     def reflog(self, ref: str) -> list[ReflogEntry]:
         """Entries oldest first; a line torn by a crash is skipped."""
-        try:
-            lines = self._reflog_path(ref).read_bytes().splitlines()
-        except FileNotFoundError:
+        raw = self.records.read(f"{LOGS}/{ref}", max_bytes=None)
+        if raw is None:
             return []
-        return [e for e in map(_parse_reflog_line, lines) if e is not None]
+        return [e for e in map(_parse_reflog_line, raw.splitlines()) if e is not None]
 
     def expire_reflog(self, ref: str, expired: Callable[[ReflogEntry], bool]) -> int:
         """Drop the entries ``expired`` selects (gc, holding the lock); returns how many."""
-        path = self._reflog_path(ref)
+        key = f"{LOGS}/{ref}"
         with self.lock.hold():
-            try:
-                lines = path.read_bytes().splitlines(keepends=True)
-            except FileNotFoundError:
+            raw = self.records.read(key, max_bytes=None)
+            if raw is None:
                 return 0
+            lines = raw.splitlines(keepends=True)
             kept = [line for line in lines if (e := _parse_reflog_line(line)) and not expired(e)]
             dropped = len(lines) - len(kept)
             if dropped:
-                atomic_write_bytes(path, b"".join(kept), tmp_dir=self.tmp_dir)
+                self.records.write(key, b"".join(kept))
             return dropped
 
     def last_checked_out(self) -> str | None:
@@ -306,18 +286,13 @@ class RefStore:
 
     def branch_exists(self, name: str) -> bool:
         try:
-            return self.branch_path(name).is_file()
+            return self.records.stat(self._branch_key(name)) is not None
         except InvalidNameError:
             return False
 
     def reflog_refs(self) -> list[str]:
         """Every ref that has a reflog (``HEAD``, ``refs/heads/...``)."""
-        refs = []
-        for dirpath, _, filenames in os.walk(self.logs_dir):
-            for filename in filenames:
-                rel = Path(dirpath, filename).relative_to(self.logs_dir)
-                refs.append("/".join(rel.parts))
-        return sorted(refs)
+        return [key[len(LOGS) + 1 :] for key in self.records.list(LOGS)]
 
 
 def reflog_name(ref: str) -> str:

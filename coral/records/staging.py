@@ -11,19 +11,21 @@ read-modify-write, so two processes staging at once never drop each other's entr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from coral.core.weight_tensor import WeightMetadata
 from coral.errors import RepositoryFormatError
-from coral.storage.fsutil import atomic_write_json, read_json
-from coral.storage.locking import RepositoryLock
+from coral.records.backend import RecordBackend, RecordLock
+from coral.records.keys import STAGING
+from coral.storage.fsutil import dumps_json, loads_json
 
 STAGING_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class StagedWeight:
+    """A staged weight: its object (already stored) and its metadata."""
+
     object_id: str
     metadata: WeightMetadata
 
@@ -75,23 +77,26 @@ class StagedChanges:
 
 
 class StagingArea:
-    def __init__(self, path: Path, tmp_dir: Path, lock: RepositoryLock) -> None:
-        self.path = path
-        self._tmp_dir = tmp_dir
+    """A staging area kept as one record (``key``: HEAD's shared one by default; a run
+    keeps its own under another key), changed by locked read-modify-writes."""
+
+    def __init__(self, records: RecordBackend, lock: RecordLock, key: str = STAGING) -> None:
+        self.records = records
+        self.key = key
         self._lock = lock
 
     def read(self) -> StagedChanges:
         try:
-            return StagedChanges.from_dict(read_json(self.path))
-        except FileNotFoundError:
-            return StagedChanges()
+            raw = self.records.read(self.key)
+            return StagedChanges() if raw is None else StagedChanges.from_dict(loads_json(raw))
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise RepositoryFormatError(
-                f"{self.path} is unreadable ({err}); delete it to clear the staging area"
+                f"{self.records.describe(self.key)} is unreadable ({err}); delete it to clear "
+                "the staging area"
             ) from err
 
     def _write(self, changes: StagedChanges) -> None:
-        atomic_write_json(self.path, changes.to_dict(), tmp_dir=self._tmp_dir)
+        self.records.write(self.key, dumps_json(changes.to_dict()))
 
     def stage(
         self,

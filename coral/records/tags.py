@@ -1,7 +1,7 @@
 """Tagged versions: named, immutable pointers to commits, with metrics.
 
-Each tag is ``versions/<version_id>.json`` holding exactly :meth:`Version.to_dict`, so the seed
-chapter's ``Version.from_dict(json.load(f))`` works on the file. ``version_id`` is a hash of
+Each tag is the record ``versions/<version_id>.json`` holding exactly :meth:`Version.to_dict`, so
+``Version.from_dict(json.load(f))`` reads the file back. ``version_id`` is a hash of
 ``name:commit_hash``.
 """
 
@@ -11,11 +11,9 @@ import difflib
 import hashlib
 import math
 import numbers
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from coral.errors import (
@@ -24,10 +22,11 @@ from coral.errors import (
     RefNotFoundError,
     RepositoryFormatError,
 )
+from coral.records.backend import RecordBackend, RecordLock, RecordStat
 from coral.records.commit import now_utc
+from coral.records.keys import VERSIONS
 from coral.records.refnames import check_ref_name
-from coral.storage.fsutil import atomic_write_json, fsync_dir, read_json
-from coral.storage.locking import RepositoryLock
+from coral.storage.fsutil import dumps_json, loads_json
 
 VERSION_ID_LENGTH = 16
 
@@ -70,10 +69,6 @@ class Version:
         )
 
 
-def _is_tag_file(name: str) -> bool:
-    return name.endswith(".json") and not name.startswith(".")
-
-
 def check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float] | None:
     """Metrics must map names to finite real numbers (NumPy scalars too); ints become floats."""
     if metrics is None:
@@ -99,40 +94,40 @@ def check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float] | None:
 
 
 class VersionStore:
-    def __init__(self, versions_dir: Path, tmp_dir: Path, lock: RepositoryLock) -> None:
-        self.versions_dir = versions_dir
-        self._tmp_dir = tmp_dir
-        self._lock = lock
-        self._cache: dict[tuple[str, int, int], Version] = {}
+    """The tags, over a :class:`RecordBackend`; created, installed and deleted under ``lock``."""
 
-    def path(self, version_id: str) -> Path:
-        return self.versions_dir / f"{version_id}.json"
+    def __init__(self, records: RecordBackend, lock: RecordLock) -> None:
+        self.records = records
+        self._lock = lock
+        self._cache: dict[tuple[str, RecordStat], Version] = {}
+
+    @staticmethod
+    def _key(version_id: str) -> str:
+        return f"{VERSIONS}/{version_id}.json"
 
     def all(self) -> dict[str, Version]:
         """Every tag, by version_id, oldest first.
 
-        Parsed files are cached by (name, mtime, size), so resolving a ref costs one directory
-        listing, not one read per tag.
+        Parsed records are cached by their change stamp (on disk: mtime and size), so
+        resolving a ref costs one listing, not one read per tag.
         """
-        try:
-            entries = [e for e in os.scandir(self.versions_dir) if _is_tag_file(e.name)]
-        except FileNotFoundError:
-            return {}
-        cache: dict[tuple[str, int, int], Version] = {}
-        for entry in entries:
-            stat = entry.stat()
-            key = (entry.name, stat.st_mtime_ns, stat.st_size)
-            version = self._cache.get(key)
+        cache: dict[tuple[str, RecordStat], Version] = {}
+        for key in self.records.list(VERSIONS):
+            stat = self.records.stat(key) if key.endswith(".json") else None
+            if stat is None:
+                continue  # not a tag, or deleted while we listed
+            version = self._cache.get((key, stat))
             if version is None:
                 try:
-                    version = Version.from_dict(read_json(Path(entry.path)))
-                except FileNotFoundError:
-                    continue  # deleted while we listed
+                    raw = self.records.read(key)
+                    if raw is None:
+                        continue  # deleted while we listed
+                    version = Version.from_dict(loads_json(raw))
                 except (ValueError, KeyError, TypeError, AttributeError) as err:
                     raise RepositoryFormatError(
-                        f"tag file {entry.path} is unreadable: {err}"
+                        f"tag file {self.records.describe(key)} is unreadable: {err}"
                     ) from err
-            cache[key] = version
+            cache[key, stat] = version
         self._cache = cache
         versions = sorted(
             cache.values(),
@@ -180,16 +175,13 @@ class VersionStore:
                     f"tag {name!r} already exists (on commit {existing.commit_hash[:8]}); "
                     "tags are immutable: delete it first or pick another name"
                 )
-            atomic_write_json(
-                self.path(version.version_id), version.to_dict(), tmp_dir=self._tmp_dir
-            )
+            self.records.write(self._key(version.version_id), dumps_json(version.to_dict()))
         return version
 
     def delete(self, name: str) -> Version:
         with self._lock.hold():
             version = self.get(name)
-            self.path(version.version_id).unlink()
-            fsync_dir(self.versions_dir)
+            self.records.delete(self._key(version.version_id))
         return version
 
     def install(self, version: Version, *, replace: bool = False) -> bool:
@@ -213,9 +205,7 @@ class VersionStore:
                     return True
                 if not replace:
                     return False
-            atomic_write_json(
-                self.path(checked.version_id), checked.to_dict(), tmp_dir=self._tmp_dir
-            )
-            if existing is not None:  # after the new file: a crash leaves a tag, never none
-                self.path(existing.version_id).unlink()
+            self.records.write(self._key(checked.version_id), dumps_json(checked.to_dict()))
+            if existing is not None:  # after the new record: a crash leaves a tag, never none
+                self.records.delete(self._key(existing.version_id))
         return True

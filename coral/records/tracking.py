@@ -4,14 +4,12 @@ asking the remote, resolve as ``origin/main``, and keep what they point at reach
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 from coral.errors import InvalidNameError, RefExistsError, RepositoryFormatError
+from coral.records.backend import KeyClashError, RecordBackend
 from coral.records.commit import is_commit_hash
+from coral.records.keys import REMOTE_REFS
 from coral.records.refnames import check_ref_name
-from coral.storage.fsutil import atomic_write_json, read_json
+from coral.storage.fsutil import dumps_json, loads_json
 
 
 def check_remote_name(name: object) -> str:
@@ -23,53 +21,63 @@ def check_remote_name(name: object) -> str:
 
 
 class TrackingRefs:
-    def __init__(self, coral_dir: Path, tmp_dir: Path) -> None:
-        self.root = coral_dir / "refs" / "remotes"
-        self._tmp_dir = tmp_dir
+    """The remote-tracking refs of every remote, over a :class:`RecordBackend`."""
 
-    def _path(self, remote: str, branch: str) -> Path:
-        return self.root.joinpath(check_remote_name(remote), *check_ref_name(branch).split("/"))
+    def __init__(self, records: RecordBackend) -> None:
+        self.records = records
+
+    @staticmethod
+    def _folder(remote: str) -> str:
+        return f"{REMOTE_REFS}/{check_remote_name(remote)}"
+
+    def _key(self, remote: str, branch: str) -> str:
+        return f"{self._folder(remote)}/{check_ref_name(branch)}"
 
     def get(self, remote: str, branch: str) -> str | None:
-        path = self._path(remote, branch)
+        key = self._key(remote, branch)
         try:
-            commit_hash = read_json(path).get("commit_hash")
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
+            raw = self.records.read(key)
+            if raw is None:
+                return None
+            commit_hash = loads_json(raw).get("commit_hash")
         except (ValueError, AttributeError) as err:
-            raise RepositoryFormatError(f"remote-tracking ref {path} is unreadable: {err}") from err
+            raise RepositoryFormatError(
+                f"remote-tracking ref {self.records.describe(key)} is unreadable: {err}"
+            ) from err
         if not isinstance(commit_hash, str) or not is_commit_hash(commit_hash):
-            raise RepositoryFormatError(f"remote-tracking ref {path} holds no commit hash")
+            raise RepositoryFormatError(
+                f"remote-tracking ref {self.records.describe(key)} holds no commit hash"
+            )
         return commit_hash
+
+    def remotes(self) -> list[str]:
+        """The names of the remotes that have tracking refs, as stored (fsck checks them)."""
+        names = {key.split("/")[2] for key in self.records.list(REMOTE_REFS) if key.count("/") >= 3}
+        return sorted(names)
 
     def all(self, remote: str) -> dict[str, str]:
         """``{branch: commit_hash}`` for one remote."""
-        base = self.root / check_remote_name(remote)
+        folder = self._folder(remote)
         out: dict[str, str] = {}
-        for folder, _, files in os.walk(base):
-            for name in files:
-                if name.startswith("."):
-                    continue  # a temp file of an interrupted write
-                branch = "/".join((Path(folder) / name).relative_to(base).parts)
-                try:
-                    commit_hash = self.get(remote, branch)
-                except InvalidNameError:
-                    continue
-                if commit_hash is not None:
-                    out[branch] = commit_hash
+        for key in self.records.list(folder):
+            branch = key[len(folder) + 1 :]
+            try:
+                commit_hash = self.get(remote, branch)
+            except InvalidNameError:
+                continue
+            if commit_hash is not None:
+                out[branch] = commit_hash
         return dict(sorted(out.items()))
 
     def every_ref(self) -> dict[str, str]:
         """``{"remote/branch": commit_hash}`` for every remote (reachability roots)."""
-        if not self.root.is_dir():
-            return {}
         out: dict[str, str] = {}
-        for folder in sorted(self.root.iterdir()):
+        for remote in self.remotes():
             try:
-                refs = self.all(folder.name)
+                refs = self.all(remote)
             except InvalidNameError:
                 continue  # not a folder Coral made
-            out.update((f"{folder.name}/{branch}", h) for branch, h in refs.items())
+            out.update((f"{remote}/{branch}", h) for branch, h in refs.items())
         return out
 
     def every_commit(self) -> list[str]:
@@ -78,29 +86,19 @@ class TrackingRefs:
 
     def record(self, remote: str, branch: str, commit_hash: str) -> None:
         """Record a remote branch; :class:`RefExistsError` when another tracked name is a
-        folder of it or it of another ('dev' and 'dev/x' cannot both be files)."""
-        path = self._path(remote, branch)
+        folder of it or it of another ('dev' and 'dev/x' cannot both be records)."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, {"commit_hash": commit_hash}, tmp_dir=self._tmp_dir)
-        except (FileExistsError, IsADirectoryError, NotADirectoryError):
+            self.records.write(self._key(remote, branch), dumps_json({"commit_hash": commit_hash}))
+        except KeyClashError:
             raise RefExistsError(
                 f"cannot track {remote}/{branch}: it clashes with another branch name of "
                 f"{remote!r} ('x' and 'x/y' cannot both exist)"
             ) from None
 
     def remove(self, remote: str, branch: str) -> None:
-        path = self._path(remote, branch)
-        path.unlink(missing_ok=True)
-        # Empty folders left behind would block a later branch of the folder's name.
-        top = self.root / check_remote_name(remote)
-        for folder in path.parents:
-            if folder == top or top not in folder.parents:
-                break
-            try:
-                folder.rmdir()
-            except OSError:
-                break  # not empty
+        # The backend removes the folders this leaves empty: they would block a later
+        # branch of the folder's name.
+        self.records.delete(self._key(remote, branch))
 
     def keep_only(self, remote: str, branches: set[str]) -> None:
         """Forget the remote's branches that are no longer there (deleted on the remote)."""
@@ -108,4 +106,4 @@ class TrackingRefs:
             self.remove(remote, name)
 
     def drop_remote(self, remote: str) -> None:
-        shutil.rmtree(self.root / check_remote_name(remote), ignore_errors=True)
+        self.records.delete_many(self.records.list(self._folder(remote)))

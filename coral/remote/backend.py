@@ -2,8 +2,8 @@
 compare-and-swap for the few keys that move (branch refs).
 
 Every backend (memory, file, S3) implements this and passes one conformance suite
-(``tests/test_remote_backends.py``). Keys are ``/``-separated paths below the remote's prefix,
-made only by :mod:`coral.remote.keys`, never from user input.
+(:class:`coral.testing.remote.BackendTests`). Keys are ``/``-separated paths below the
+remote's prefix, made only by :mod:`coral.remote.keys`, never from user input.
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ _LOCK = ".lock"
 
 
 class FileBackend(Backend):
+    """A remote's keys as files below ``root`` (a local or mounted folder)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root  # created by the first write; reading a missing one is an error
 

@@ -2,7 +2,7 @@
 been decoded and re-hashed to exactly its ID (through its whole delta chain), and a batch is
 published atomically or not at all.
 
-Downloaded blobs wait in temp files. :class:`_Overlay` presents them over the local store, so
+Downloaded blobs wait in temp files. :class:`DownloadOverlay` presents them over the local store, so
 a delta whose base arrived in the same batch verifies against it before either is installed.
 """
 
@@ -26,6 +26,9 @@ _VERIFY_CACHE_BYTES = 512 << 20  # decoded bases kept while their deltas verify
 
 @dataclass(frozen=True)
 class Downloaded:
+    """One object a pull fetched: its checked header and where its payload starts in the
+    temp file it waits in."""
+
     info: ObjectInfo
     path: Path
     offset: int
@@ -34,8 +37,10 @@ class Downloaded:
         return wire.read_payload(self.path, self.offset, self.info.stored_nbytes)
 
 
-class _Overlay(TensorStore):
-    """Read-only: the downloaded objects first, then the local store."""
+class DownloadOverlay(TensorStore):
+    """A read-only store of a pull's downloaded objects over the local store: each object
+    is looked up among the downloads first, so a delta whose base came in the same batch is
+    verified before either is installed."""
 
     def __init__(self, local: TensorStore, downloaded: dict[str, Downloaded]) -> None:
         self.codec = local.codec
@@ -70,7 +75,7 @@ def verify_and_install(local: TensorStore, downloaded: dict[str, Downloaded]) ->
     """Decode and re-hash every downloaded object; install them all only if all pass."""
     order = bases_first(downloaded)
     _recompute_depths(local, downloaded, order)
-    overlay = _Overlay(local, downloaded)
+    overlay = DownloadOverlay(local, downloaded)
     for oid in order:  # bases first, so each delta finds its bases decoded in the cache
         _verify_one(overlay, oid)  # (decoding itself runs on every core)
     with local.writer() as writer:
@@ -105,7 +110,7 @@ def _local_depth(local: TensorStore, oid: str) -> int:
         return 0  # missing on both sides: verification names it
 
 
-def _verify_one(overlay: _Overlay, oid: str) -> None:
+def _verify_one(overlay: DownloadOverlay, oid: str) -> None:
     try:
         overlay.cache.put(oid, _read_verified(overlay, oid))
     except ObjectNotFoundError as err:
@@ -120,7 +125,7 @@ def _verify_one(overlay: _Overlay, oid: str) -> None:
         ) from None
 
 
-def _read_verified(overlay: _Overlay, oid: str) -> np.ndarray:
+def _read_verified(overlay: DownloadOverlay, oid: str) -> np.ndarray:
     array = overlay.read(oid, verify=True)
     array.flags.writeable = False
     return array

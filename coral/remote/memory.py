@@ -1,7 +1,7 @@
 """A remote in a dict: the conformance suite's fastest backend, and scratch work.
 
-``memory://name`` remotes with the same name share one store per process, so two
-repositories in a test can push to and pull from each other.
+It has no URL scheme: a caller hands an instance in (``coral.remote.open_remote(name, label,
+backend=MemoryBackend())``), and two repositories share a remote by sharing the instance.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from pathlib import Path
 from coral.errors import RemoteError
 from coral.remote.backend import Backend, Blob, PreconditionFailed, RemoteKeyNotFound, content_etag
 
-_SHARED: dict[str, dict[str, bytes]] = {}
-_SHARED_LOCK = threading.Lock()
-
 
 class MemoryBackend(Backend):
-    def __init__(self, name: str = "") -> None:
-        with _SHARED_LOCK:
-            self._blobs = _SHARED.setdefault(name, {}) if name else {}
+    """A remote's keys in a dict of this process, empty when made; closing it keeps them."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def exists(self, key: str) -> bool:

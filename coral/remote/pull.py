@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from coral.errors import ConcurrentUpdateError, CoralError, RefExistsError, RemoteFormatError
 from coral.history.walk import parents_first, reachable, weight_objects
@@ -30,33 +29,29 @@ from coral.remote.install import Downloaded, verify_and_install
 from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
+from coral.remote.results import PullResult
 from coral.storage.validation import MAX_OBJECT_BYTES
 
 
+@dataclass(frozen=True)
+class Installed:
+    """What :func:`install_objects` did: objects downloaded and installed, their bytes, and
+    the objects needed that were here already."""
+
+    objects: int
+    nbytes: int
+    skipped: int
+
+
 @dataclass
-class PullResult:
-    weights_pulled: int = 0
-    bytes_transferred: int = 0
-    skipped: int = 0
-    commits_pulled: int = 0
+class _RefChanges:
+    """What a pull did to refs, filled in step by step (frozen into the result at the end)."""
+
     branches_updated: dict[str, str] = field(default_factory=dict)
     branches_created: list[str] = field(default_factory=list)
     diverged: dict[str, str] = field(default_factory=dict)
     tags_pulled: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "weights_pulled": self.weights_pulled,
-            "bytes_transferred": self.bytes_transferred,
-            "skipped": self.skipped,
-            "commits_pulled": self.commits_pulled,
-            "branches_updated": dict(self.branches_updated),
-            "branches_created": list(self.branches_created),
-            "diverged": dict(self.diverged),
-            "tags_pulled": list(self.tags_pulled),
-            "rejected": dict(self.rejected),
-        }
 
 
 def pull(
@@ -67,54 +62,68 @@ def pull(
     progress_callback: ProgressCallback | None = None,
     show_progress: bool | None = None,
     jobs: int = 8,
-) -> dict[str, Any]:
+) -> PullResult:
     """Fetch, then update local branches: create the ones only the remote has, fast-forward
     the ones behind it; a diverged branch is reported in ``diverged`` and left alone (with
     ``force``: reset to the remote's). A remote tag named like a local branch, or a remote
     branch named like a local tag, is reported in ``rejected`` and not taken (even with
     ``force``), the rule ``create_branch`` and ``tag_version`` follow."""
-    result = PullResult()
-    state = fetch(local, remote, result, force, progress_callback, show_progress, jobs)
-    if state is not None:
-        _update_branches(local, remote, state, force, result)
-    return result.as_dict()
+    changes = _RefChanges()
+    # Until the pulled commits reference the installed objects, gc must not take them.
+    with local.store.guard_writes():
+        fetched = _fetch(local, remote, changes, force, progress_callback, show_progress, jobs)
+        if fetched is None:
+            return PullResult()
+        state, installed, commits = fetched
+        _update_branches(local, remote, state, force, changes)
+    return PullResult(
+        weights_pulled=installed.objects,
+        bytes_transferred=installed.nbytes,
+        skipped=installed.skipped,
+        commits_pulled=commits,
+        branches_updated=changes.branches_updated,
+        branches_created=changes.branches_created,
+        diverged=changes.diverged,
+        tags_pulled=changes.tags_pulled,
+        rejected=changes.rejected,
+    )
 
 
-def fetch(
+def _fetch(
     local: LocalSide,
     remote: Remote,
-    result: PullResult,
+    changes: _RefChanges,
     replace_tags: bool,
     callback: ProgressCallback | None,
     show: bool | None,
     jobs: int,
-) -> RemoteRefs | None:
+) -> tuple[RemoteRefs, Installed, int] | None:
     """Download and install everything the remote's refs reach; update tracking refs and
-    tags. None for an empty remote (nothing pushed yet)."""
+    tags. Returns the remote's refs, what was installed and the number of commits fetched;
+    None for an empty remote (nothing pushed yet)."""
     if not remote.is_initialised():
         if next(iter(remote.backend.list("")), None) is not None:
             raise RemoteFormatError(f"{remote.url} is not empty and is not a Coral remote")
         return None
     state = remote.refs()
-    result.rejected.update(state.rejected)
+    changes.rejected.update(state.rejected)
     roots = [r.commit_hash for r in state.branches.values()]
     roots += [t.commit_hash for t in state.tags.values()]
     commits = fetch_commits(local, remote, roots, jobs)
-    install_objects(local, remote, commits.values(), result, callback, show, jobs)
+    installed = install_objects(local, remote, commits.values(), callback, show, jobs)
     for commit in parents_first(commits):
         local.commits.put(commit)
-    result.commits_pulled = len(commits)
-    _record_tracking(local, remote, state, result)
-    _refuse_names_of_both_kinds(state, result)
+    _record_tracking(local, remote, state, changes.rejected)
+    _refuse_names_of_both_kinds(state, changes.rejected)
     for tag in state.tags.values():
         mine = local.versions.by_name(tag.name)
         if mine is not None and mine.commit_hash == tag.commit_hash:
             continue  # already here
-        _install_tag(local, tag, replace_tags, result)
-    return state
+        _install_tag(local, tag, replace_tags, changes)
+    return state, installed, len(commits)
 
 
-def _refuse_names_of_both_kinds(state: RemoteRefs, result: PullResult) -> None:
+def _refuse_names_of_both_kinds(state: RemoteRefs, rejected: dict[str, str]) -> None:
     """A name the remote has as a branch and as a tag is taken as neither: which one it
     meant cannot be known, and here a name resolves one way. Its tracking ref stays."""
     for name in sorted(set(state.branches) & set(state.tags)):
@@ -122,24 +131,24 @@ def _refuse_names_of_both_kinds(state: RemoteRefs, result: PullResult) -> None:
             f"the remote has both a branch and a tag named {name!r}; took neither so refs "
             "stay unambiguous (rename one of them on the remote)"
         )
-        result.rejected[f"refs/heads/{name}"] = why
-        result.rejected[f"tag {name}"] = why
+        rejected[f"refs/heads/{name}"] = why
+        rejected[f"tag {name}"] = why
         del state.branches[name], state.tags[name]
 
 
-def _install_tag(local: LocalSide, tag: Version, replace: bool, result: PullResult) -> None:
+def _install_tag(local: LocalSide, tag: Version, replace: bool, changes: _RefChanges) -> None:
     with local.refs.lock.hold():  # the branch check and the install must be one step
         if local.branches.has_branch(tag.name):
-            result.rejected[f"tag {tag.name}"] = (
+            changes.rejected[f"tag {tag.name}"] = (
                 f"{tag.name!r} is a local branch; kept the branch and left the remote's tag "
                 "out so refs stay unambiguous (rename the branch, then pull again)"
             )
             return
         installed = local.versions.install(tag, replace=replace)
     if installed:
-        result.tags_pulled.append(tag.name)
+        changes.tags_pulled.append(tag.name)
     else:
-        result.rejected[f"tag {tag.name}"] = (
+        changes.rejected[f"tag {tag.name}"] = (
             f"the remote's is on {tag.commit_hash[:8]}, yours on another commit; kept "
             "yours (pull with force=True to take the remote's)"
         )
@@ -169,17 +178,15 @@ def install_objects(
     local: LocalSide,
     remote: Remote,
     commits: Iterable[Commit],
-    result: PullResult,
     callback: ProgressCallback | None,
     show: bool | None,
     jobs: int,
-) -> None:
+) -> Installed:
     """Download the objects ``commits`` need that are not here (with the delta bases they
     need in turn), verify them all, install them all."""
     commits = list(commits)
     wanted = weight_objects(commits)
     present = {oid for oid in wanted if oid in local.store}
-    result.skipped = len(present)
     limits = _expected_sizes(commits)
     scratch = Path(tempfile.mkdtemp(dir=local.tmp_dir, prefix=".pull-"))
     try:
@@ -189,8 +196,8 @@ def install_objects(
         verify_and_install(local.store, downloaded)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result.weights_pulled = len(downloaded)
-    result.bytes_transferred += sum(d.offset + d.info.stored_nbytes for d in downloaded.values())
+    nbytes = sum(d.offset + d.info.stored_nbytes for d in downloaded.values())
+    return Installed(len(downloaded), nbytes, len(present))
 
 
 def _expected_sizes(commits: list[Commit]) -> dict[str, int]:
@@ -265,7 +272,7 @@ def _download(
 
 
 def _record_tracking(
-    local: LocalSide, remote: Remote, state: RemoteRefs, result: PullResult
+    local: LocalSide, remote: Remote, state: RemoteRefs, rejected: dict[str, str]
 ) -> None:
     # First forget what the remote deleted: a deleted folder may be a new branch's name.
     local.tracking.keep_only(remote.name, set(state.branches))
@@ -273,12 +280,12 @@ def _record_tracking(
         try:
             local.tracking.record(remote.name, name, ref.commit_hash)
         except RefExistsError as err:
-            result.rejected[f"refs/heads/{name}"] = str(err)
+            rejected[f"refs/heads/{name}"] = str(err)
             del state.branches[name]
 
 
 def _update_branches(
-    local: LocalSide, remote: Remote, state: RemoteRefs, force: bool, result: PullResult
+    local: LocalSide, remote: Remote, state: RemoteRefs, force: bool, changes: _RefChanges
 ) -> None:
     heads = local.branch_heads()
     head = local.refs.head()
@@ -296,24 +303,24 @@ def _update_branches(
             try:
                 local.branches.create_branch(name, theirs, message=message + "created")
             except CoralError as err:  # a local name clashes (a tag; 'x' here, 'x/y' there)
-                result.rejected[f"refs/heads/{name}"] = (
+                changes.rejected[f"refs/heads/{name}"] = (
                     f"{err}; the remote's branch stays readable as {remote.name}/{name}"
                 )
                 continue
-            result.branches_created.append(name)
-            result.branches_updated[name] = theirs
+            changes.branches_created.append(name)
+            changes.branches_updated[name] = theirs
             continue
         behind = mine in reachable([theirs], local.parents, stop=set())
         if not behind and not force:
             if theirs not in reachable([mine], local.parents, stop=set()):
-                result.diverged[name] = (
+                changes.diverged[name] = (
                     f"yours ({mine[:8]}) and {remote.name}'s ({theirs[:8]}) have diverged: "
                     f"merge them with repo.merge('{remote.name}/{name}'), or pull with force=True "
                     "to take the remote's"
                 )
             continue  # ahead of the remote: nothing to take
         if name == head.branch and not staged.empty:
-            result.diverged[name] = (
+            changes.diverged[name] = (
                 "it is checked out with staged changes: commit or reset them, then pull again"
             )
             continue
@@ -325,9 +332,9 @@ def _update_branches(
                 message=message + ("fast-forward" if behind else "forced update"),
             )
         except ConcurrentUpdateError as err:  # moved by someone else while we pulled
-            result.diverged[name] = str(err)
+            changes.diverged[name] = str(err)
             continue
-        result.branches_updated[name] = theirs
+        changes.branches_updated[name] = theirs
     if fresh:
         _adopt_remote_head(local, state, head.branch)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +18,9 @@ from coral.remote.backend import PreconditionFailed
 from coral.remote.local import LocalSide
 from coral.remote.progress import Progress, ProgressCallback
 from coral.remote.remote import Remote, RemoteRefs
+from coral.remote.results import PushResult
 
 IN_MEMORY_UPLOAD = 64 << 20  # larger objects go through a temp file and multipart upload
-
-
-@dataclass
-class PushResult:
-    weights_pushed: int = 0
-    bytes_transferred: int = 0
-    skipped: int = 0
-    commits_pushed: int = 0
-    branches_updated: dict[str, str] = field(default_factory=dict)
-    tags_pushed: list[str] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "weights_pushed": self.weights_pushed,
-            "bytes_transferred": self.bytes_transferred,
-            "skipped": self.skipped,
-            "commits_pushed": self.commits_pushed,
-            "branches_updated": dict(self.branches_updated),
-            "tags_pushed": list(self.tags_pushed),
-            "rejected": dict(self.rejected),
-        }
 
 
 def push(
@@ -54,13 +32,41 @@ def push(
     progress_callback: ProgressCallback | None = None,
     show_progress: bool | None = None,
     jobs: int = 8,
-) -> dict[str, Any]:
+) -> PushResult:
     """Push every local branch (or only ``branch``) and the tags on what is pushed.
 
     Raises:
         NonFastForwardError: some branch or tag was refused (the others were pushed; the
-            error's ``result`` holds the usual dict, its message names each refusal).
+            error's ``result`` is the :class:`PushResult`, its message names each refusal).
     """
+    result = try_push(
+        local,
+        remote,
+        force=force,
+        branch=branch,
+        progress_callback=progress_callback,
+        show_progress=show_progress,
+        jobs=jobs,
+    )
+    if result.rejected:
+        reasons = "; ".join(f"{name}: {why}" for name, why in result.rejected.items())
+        # coral.errors, the bottom layer, types ``result`` as a dict; it is this mapping.
+        raise NonFastForwardError(f"push rejected for {reasons}", result)
+    return result
+
+
+def try_push(
+    local: LocalSide,
+    remote: Remote,
+    *,
+    force: bool = False,
+    branch: str | None = None,
+    progress_callback: ProgressCallback | None = None,
+    show_progress: bool | None = None,
+    jobs: int = 8,
+) -> PushResult:
+    """:func:`push`, with refused branches and tags reported in ``rejected`` rather than
+    raised (what a sync wants: the pull half already ran)."""
     remote.initialise()
     state = remote.refs()
     local.tracking.keep_only(remote.name, set(state.branches))
@@ -69,8 +75,8 @@ def push(
         if branch not in heads:
             raise RefNotFoundError(f"there is no local branch {branch!r} to push")
         heads = {branch: heads[branch]}
-    result = PushResult()
-    moves = _plan_moves(local, remote, state, heads, force, result)
+    rejected: dict[str, str] = {}  # filled by each step below: name -> why
+    moves = _plan_moves(local, remote, state, heads, force, rejected)
     remote_commits = remote.commit_hashes()
     tags = _tags_to_push(local, heads, remote_commits, branch is None)
 
@@ -84,22 +90,26 @@ def push(
     commits = [local.commits.get(h) for h in to_send]
     needed = object_closure(weight_objects(commits), local.store)
     missing = sorted(needed - remote.object_ids())
-    result.skipped = len(needed) - len(missing)
 
-    _upload_objects(local, remote, missing, result, progress_callback, show_progress, jobs)
+    object_bytes = _upload_objects(local, remote, missing, progress_callback, show_progress, jobs)
     new_commits = [c for c in commits if c.commit_hash not in remote_commits]
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="coral-push") as pool:
-        result.bytes_transferred += sum(pool.map(remote.put_commit, new_commits))
-    result.commits_pushed = len(new_commits)
-    _push_tags(remote, state, tags, force, result)
-    _move_branches(local, remote, state, moves, result)
+        commit_bytes = sum(pool.map(remote.put_commit, new_commits))
+    tags_pushed = _push_tags(remote, state, tags, force, rejected)
+    updated = _move_branches(local, remote, state, moves, rejected)
     current = local.refs.head().branch
-    on_remote = current in result.branches_updated or current in state.branches
+    on_remote = current in updated or current in state.branches
     if state.head is None and current is not None and on_remote:
         remote.set_head_if_missing(current)  # the first pusher's branch is what clones check out
-    if result.rejected:
-        raise _rejected(result)
-    return result.as_dict()
+    return PushResult(
+        weights_pushed=len(missing),
+        bytes_transferred=object_bytes + commit_bytes,
+        skipped=len(needed) - len(missing),
+        commits_pushed=len(new_commits),
+        branches_updated=updated,
+        tags_pushed=tags_pushed,
+        rejected=rejected,
+    )
 
 
 def _reached_by_remote_refs(local: LocalSide, state: RemoteRefs) -> set[str]:
@@ -114,9 +124,9 @@ def _plan_moves(
     state: RemoteRefs,
     heads: dict[str, str],
     force: bool,
-    result: PushResult,
+    rejected: dict[str, str],
 ) -> dict[str, str]:
-    """Which remote branches to move where; refusals go into ``result.rejected``."""
+    """Which remote branches to move where; refusals go into ``rejected``."""
     moves: dict[str, str] = {}
     for name, commit_hash in heads.items():
         there = state.branches.get(name)
@@ -125,13 +135,13 @@ def _plan_moves(
             continue
         if there is not None and not force:
             if there.commit_hash not in local.commits:
-                result.rejected[name] = (
+                rejected[name] = (
                     f"the remote's {name} has commits this repository does not have "
                     f"(at {there.commit_hash[:8]}): pull first, or push with force=True"
                 )
                 continue
             if there.commit_hash not in reachable([commit_hash], local.parents, stop=set()):
-                result.rejected[name] = (
+                rejected[name] = (
                     f"not a fast-forward: the remote's {name} ({there.commit_hash[:8]}) is not "
                     f"an ancestor of yours ({commit_hash[:8]}); pull and merge first, or push "
                     "with force=True"
@@ -156,11 +166,11 @@ def _upload_objects(
     local: LocalSide,
     remote: Remote,
     oids: list[str],
-    result: PushResult,
     callback: ProgressCallback | None,
     show: bool | None,
     jobs: int,
-) -> None:
+) -> int:
+    """Upload the objects ``oids``; returns the bytes sent."""
     sizes = {oid: wire.blob_size(local.store.info(oid)) for oid in oids}
     progress = Progress("push", len(oids), sum(sizes.values()), callback, show)
 
@@ -180,8 +190,7 @@ def _upload_objects(
                 pass
     finally:
         progress.close()
-    result.weights_pushed = len(oids)
-    result.bytes_transferred += sum(sizes.values())
+    return sum(sizes.values())
 
 
 def _upload_via_file(remote: Remote, key: str, header: bytes, payload: Any, tmp: Path) -> None:
@@ -193,8 +202,10 @@ def _upload_via_file(remote: Remote, key: str, header: bytes, payload: Any, tmp:
 
 
 def _push_tags(
-    remote: Remote, state: RemoteRefs, tags: list[Version], force: bool, result: PushResult
-) -> None:
+    remote: Remote, state: RemoteRefs, tags: list[Version], force: bool, rejected: dict[str, str]
+) -> list[str]:
+    """Create (or, forced, move) the remote's tags; returns the names pushed."""
+    pushed: list[str] = []
     for version in tags:
         there = state.tags.get(version.name)
         if there is not None and there.commit_hash == version.commit_hash:
@@ -205,15 +216,16 @@ def _push_tags(
             elif force:
                 remote.replace_tag(version)
             else:
-                result.rejected[f"tag {version.name}"] = (
+                rejected[f"tag {version.name}"] = (
                     f"the remote's tag is on {there.commit_hash[:8]}, yours on "
                     f"{version.commit_hash[:8]}; tags do not move unless pushed with force=True"
                 )
                 continue
         except PreconditionFailed:
-            result.rejected[f"tag {version.name}"] = "created on the remote meanwhile; pull first"
+            rejected[f"tag {version.name}"] = "created on the remote meanwhile; pull first"
             continue
-        result.tags_pushed.append(version.name)
+        pushed.append(version.name)
+    return pushed
 
 
 def _move_branches(
@@ -221,22 +233,20 @@ def _move_branches(
     remote: Remote,
     state: RemoteRefs,
     moves: dict[str, str],
-    result: PushResult,
-) -> None:
+    rejected: dict[str, str],
+) -> dict[str, str]:
+    """Compare-and-swap each remote branch; returns the ones moved (name -> commit)."""
+    updated: dict[str, str] = {}
     for name, commit_hash in moves.items():
         there = state.branches.get(name)
         try:
             remote.move_branch(name, commit_hash, there.etag if there else None)
         except PreconditionFailed:
-            result.rejected[name] = (
+            rejected[name] = (
                 "someone else pushed to it meanwhile (its ref changed under the "
                 "compare-and-swap); pull and push again"
             )
             continue
-        result.branches_updated[name] = commit_hash
+        updated[name] = commit_hash
         local.tracking.record(remote.name, name, commit_hash)
-
-
-def _rejected(result: PushResult) -> NonFastForwardError:
-    reasons = "; ".join(f"{name}: {why}" for name, why in result.rejected.items())
-    return NonFastForwardError(f"push rejected for {reasons}", result.as_dict())
+    return updated

@@ -19,7 +19,36 @@ from coral.records.commits import CommitStore
 from coral.records.tags import Version, check_metrics
 from coral.remote import keys
 from coral.remote.backend import Backend, LocationNotFound, PreconditionFailed, RemoteKeyNotFound
+from coral.remote.url import open_backend
 from coral.storage.fsutil import dumps_json, loads_json
+
+
+def open_remote(name: str, url: str, backend: Backend | None = None) -> Remote:
+    """The remote ``name`` at ``url``, for :func:`~coral.remote.push.push`,
+    :func:`~coral.remote.pull.pull` and the other transfers (use it as a context manager).
+
+    Args:
+        name: the remote's name (tracking refs are recorded as ``<name>/<branch>``).
+        url: a remote URL (``file://``, ``s3://``, ``minio://``), whose scheme picks the
+            backend; with ``backend``, only a label for messages, never parsed.
+        backend: a backend to use instead of one opened from ``url``, such as a
+            :class:`~coral.remote.memory.MemoryBackend` in tests. It is the caller's: closing
+            the remote leaves it open.
+
+    Raises:
+        InvalidValueError: without ``backend``, a URL that is malformed or of an unknown scheme.
+
+    Example:
+        >>> from coral.remote import LocalSide, MemoryBackend, open_remote  # doctest: +SKIP
+        >>> from coral.remote.push import push                              # doctest: +SKIP
+        >>> shared = MemoryBackend()                                        # doctest: +SKIP
+        >>> local = LocalSide.from_parts(repo.parts, repo.branch_manager)   # doctest: +SKIP
+        >>> with open_remote("origin", "memory", backend=shared) as remote: # doctest: +SKIP
+        ...     push(local, remote)
+    """
+    if backend is None:
+        return Remote(name, url, open_backend(url))
+    return Remote(name, url, backend, owns_backend=False)
 
 
 @dataclass(frozen=True)
@@ -42,16 +71,29 @@ class RemoteRefs:
 
 
 class Remote:
-    def __init__(self, name: str, url: str, backend: Backend) -> None:
+    """One remote, as a transfer uses it: its name (for tracking refs such as
+    ``origin/main``), its URL (for messages) and the backend its keys live in.
+
+    Args:
+        name: the remote's name in this repository.
+        url: where it is, as shown in messages.
+        backend: the storage.
+        owns_backend: close the backend when the remote is closed (False for one handed in
+            by a caller, who keeps using it).
+    """
+
+    def __init__(self, name: str, url: str, backend: Backend, *, owns_backend: bool = True) -> None:
         self.name = name
         self.url = url
         self.backend = backend
+        self._owns_backend = owns_backend
 
     def __enter__(self) -> Remote:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.backend.close()
+        if self._owns_backend:
+            self.backend.close()
 
     @contextlib.contextmanager
     def _located(self) -> Iterator[None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coral.errors import MissingExtraError, RemoteError
 from coral.remote.backend import (
@@ -21,7 +21,9 @@ from coral.remote.backend import (
     RemoteKeyNotFound,
     read_into,
 )
-from coral.remote.url import RemoteSpec
+
+if TYPE_CHECKING:  # only a type here: coral.remote.url opens this backend from its table
+    from coral.remote.url import RemoteSpec
 
 MULTIPART_THRESHOLD = 64 << 20
 MULTIPART_CHUNK = 16 << 20
@@ -37,6 +39,9 @@ def _boto3() -> Any:
 
 
 class S3Backend(Backend):
+    """A remote's keys in an S3 bucket, under the spec's prefix (MinIO and other
+    S3-compatible stores through the spec's endpoint)."""
+
     def __init__(
         self,
         spec: RemoteSpec,

@@ -1,19 +1,21 @@
-"""``get_sync_status``: what a push or a pull would transfer, asked of the remote without
-transferring anything; and the lazy read of one remote tensor."""
+"""``get_sync_status`` and ``sync``: what a push or a pull would transfer, asked of the remote
+without transferring anything, and a pull then a push; and the lazy read of one remote
+tensor."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from coral.errors import RefNotFoundError, WeightNotFoundError
 from coral.history.walk import object_closure, reachable, weight_objects
 from coral.records.commit import Commit, is_commit_hash
 from coral.remote.local import LocalSide
-from coral.remote.pull import PullResult, install_objects
+from coral.remote.progress import ProgressCallback
+from coral.remote.pull import install_objects, pull
+from coral.remote.push import try_push
 from coral.remote.remote import Remote
+from coral.remote.results import BranchSync, SyncResult, SyncStatus
 
 
-def sync_status(local: LocalSide, remote: Remote) -> dict[str, Any]:
+def sync_status(local: LocalSide, remote: Remote) -> SyncStatus:
     """Objects and commits each side lacks, and every branch's ahead/behind counts.
 
     ``needs_push`` counts tensor objects (including delta bases) reachable from local branches
@@ -30,38 +32,50 @@ def sync_status(local: LocalSide, remote: Remote) -> dict[str, Any]:
     local_objects = object_closure(weight_objects(commits), local.store)
     needs_push = len(local_objects - remote_objects)
     needs_pull = sum(1 for oid in remote_objects if oid not in local.store)
-    branches: dict[str, dict[str, Any]] = {}
     remote_heads = {n: r.commit_hash for n, r in state.branches.items()} if state else {}
-    for name in sorted(set(heads) | set(remote_heads)):
-        mine, theirs = heads.get(name), remote_heads.get(name)
-        branches[name] = {
-            "local": mine,
-            "remote": theirs,
-            **_ahead_behind(local, mine, theirs),
-        }
-    in_sync = all(b["local"] == b["remote"] for b in branches.values())
-    return {
-        "needs_push": needs_push,
-        "needs_pull": needs_pull,
-        "is_synced": needs_push == 0 and needs_pull == 0 and in_sync,
-        "commits_ahead": sum(1 for h in local_commits if h not in remote_commits),
-        "commits_behind": sum(1 for h in remote_commits if h not in local.commits),
-        "branches": branches,
+    branches = {
+        name: _branch_sync(local, heads.get(name), remote_heads.get(name))
+        for name in sorted(set(heads) | set(remote_heads))
     }
+    in_sync = all(b.local == b.remote for b in branches.values())
+    return SyncStatus(
+        needs_push=needs_push,
+        needs_pull=needs_pull,
+        is_synced=needs_push == 0 and needs_pull == 0 and in_sync,
+        commits_ahead=sum(1 for h in local_commits if h not in remote_commits),
+        commits_behind=sum(1 for h in remote_commits if h not in local.commits),
+        branches=branches,
+    )
 
 
-def _ahead_behind(local: LocalSide, mine: str | None, theirs: str | None) -> dict[str, Any]:
-    """Commits on each side of one branch; None where the remote's commit is not here yet
+def _branch_sync(local: LocalSide, mine: str | None, theirs: str | None) -> BranchSync:
+    """One branch's commits on each side; None where the remote's commit is not here yet
     (pull first to know)."""
     if mine is None or theirs is None:
-        return {"ahead": None if mine is None else _count(local, mine, None), "behind": None}
+        ahead = None if mine is None else _count(local, mine, None)
+        return BranchSync(mine, theirs, ahead, None)
     if theirs not in local.commits:
-        return {"ahead": None, "behind": None}
+        return BranchSync(mine, theirs, None, None)
     base = set(reachable([theirs], local.parents, stop=set()))
     ahead = len(reachable([mine], local.parents, stop=base))
     mine_all = set(reachable([mine], local.parents, stop=set()))
     behind = len(reachable([theirs], local.parents, stop=mine_all))
-    return {"ahead": ahead, "behind": behind}
+    return BranchSync(mine, theirs, ahead, behind)
+
+
+def sync(
+    local: LocalSide, remote: Remote, *, progress_callback: ProgressCallback | None = None
+) -> SyncResult:
+    """Pull, then push; a refused push (diverged branches) shows in ``push.rejected``."""
+    pulled = pull(local, remote, progress_callback=progress_callback)
+    pushed = try_push(local, remote, progress_callback=progress_callback)
+    return SyncResult(
+        pull=pulled,
+        push=pushed,
+        total_pulled=pulled.weights_pulled,
+        total_pushed=pushed.weights_pushed,
+        is_synced=sync_status(local, remote).is_synced,
+    )
 
 
 def _count(local: LocalSide, start: str, stop: str | None) -> int:
@@ -97,5 +111,5 @@ def fetch_commit_for_read(local: LocalSide, remote: Remote, ref: str, name: str)
         raise WeightNotFoundError(f"no weight {name!r} in {remote.name}'s {ref}")
     just_this = commit.copy()
     just_this.weight_hashes = {name: commit.weight_hashes[name]}
-    install_objects(local, remote, [just_this], PullResult(), None, False, jobs=4)
+    install_objects(local, remote, [just_this], None, False, jobs=4)
     return commit

@@ -16,6 +16,9 @@ from coral.storage import forksafe
 
 
 class ArrayCache:
+    """Decoded arrays by object ID, least recently used dropped past ``max_bytes``;
+    thread-safe, and safe to use again in a forked child."""
+
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._arrays: OrderedDict[str, np.ndarray] = OrderedDict()

@@ -9,28 +9,27 @@ decode use every core and a corrupt chunk stays local.
 
 Codecs are small objects with a ``name`` (recorded with every stored object) and
 ``encode``/``decode``. ``decode`` writes into a caller-provided byte buffer, so a read allocates
-the output once. All codecs here are bit-exact for every dtype by construction: they move bytes,
+the output once. Readers find a codec by name with :func:`get_codec`; the registry starts with
+the full codecs defined here, and layers above add theirs with :func:`register_codec` (the
+delta codecs register themselves when ``coral.delta`` is imported), so this module never
+imports upward. All codecs here are bit-exact for every dtype by construction: they move bytes,
 never values.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 
-from coral.core.dtypes import FLOAT_DTYPE_NAMES, as_buffer, byte_view, dtype_name
+from coral.core.dtypes import FLOAT_DTYPE_NAMES, UINT_OF_SIZE, as_buffer, byte_view, dtype_name
 from coral.core.kernels import fused_merge, scatter_planes, warm_up_for
 from coral.core.object_id import ObjectHasher
 from coral.errors import CorruptObjectError
 from coral.storage import zstd
+from coral.storage.workers import map_blocks, parallel_map
 
 CHUNK_BYTES = 1 << 20
 """Plane bytes per zstd frame."""
@@ -41,12 +40,6 @@ _SAMPLE_BYTES = 32 << 10
 _INCOMPRESSIBLE_RATIO = 0.93
 """A plane whose sample does not shrink below this ratio is stored raw (saves the CPU)."""
 
-_INLINE_BYTES = 256 << 10
-"""Below this size, thread dispatch costs more than it saves."""
-
-_WINDOW = 8
-"""Tasks in flight per parallel_map (a few per core)."""
-
 _SNAPSHOT_BYTES = 4 << 20
 """Block size of private copies taken from arrays that may change while they are encoded."""
 
@@ -54,13 +47,6 @@ _SNAPSHOT_BYTES = 4 << 20
 Buffer = bytes | np.ndarray
 PlaneSink = Callable[[int, int, list[np.ndarray]], None]
 """Receives the decoded byte planes of rows ``[start, stop)`` of an object."""
-
-_UINT_WORDS: dict[int, type[np.unsignedinteger[Any]]] = {
-    1: np.uint8,
-    2: np.uint16,
-    4: np.uint32,
-    8: np.uint64,
-}
 
 
 @dataclass(frozen=True)
@@ -186,7 +172,7 @@ class ShuffleZstdCodec:
     ) -> None:
         itemsize = _itemsize(params, out.size)
         columns = out.reshape(-1, itemsize)
-        words = out.view(_UINT_WORDS[itemsize]) if itemsize in _UINT_WORDS else None
+        words = out.view(UINT_OF_SIZE[itemsize]) if itemsize in UINT_OF_SIZE else None
 
         def merge(start: int, stop: int, planes: list[np.ndarray]) -> None:
             if words is None or not fused_merge(planes, words[start:stop]):
@@ -306,23 +292,28 @@ RAW = RawCodec()
 SHUFFLE_ZSTD = ShuffleZstdCodec()
 
 _CODECS: dict[str, Decoder] = {RAW.name: RAW, SHUFFLE_ZSTD.name: SHUFFLE_ZSTD}
+"""Every codec an object may name, by name. Layers above add theirs with
+:func:`register_codec` when they are imported (``coral.delta`` registers the delta codecs)."""
 
 
 def get_codec(name: str) -> Decoder:
-    if name not in _CODECS:
-        # Delta codecs live in the layer above (coral.delta) and register themselves when it
-        # is imported; make sure it has been, before calling a name unknown.
-        importlib.import_module("coral.delta")
+    """The codec an object was stored with.
+
+    Raises:
+        CorruptObjectError: no codec of that name is registered.
+    """
     try:
         return _CODECS[name]
     except KeyError:
+        known = ", ".join(sorted(_CODECS))
         raise CorruptObjectError(
-            f"object stored with unknown codec {name!r}; it may come from a newer Coral"
+            f"object stored with unknown codec {name!r} (registered: {known}); delta codecs "
+            "are registered by importing coral.delta, and any other may come from a newer Coral"
         ) from None
 
 
 def register_codec(codec: Decoder) -> None:
-    """Make a codec available for decoding by name (delta codecs register themselves)."""
+    """Make ``codec`` available for decoding under its ``name``."""
     _CODECS[codec.name] = codec
 
 
@@ -335,85 +326,3 @@ def _check_size(actual: int, expected: int, codec: str) -> None:
 
 def _buffer_len(buf: Buffer) -> int:
     return buf.size if isinstance(buf, np.ndarray) else len(buf)
-
-
-# --- shared worker pool ---
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def _forget_pool_after_fork() -> None:
-    # A forked child inherits the pool object but none of its threads; submitting to it would
-    # hang forever. Give the child a fresh pool (and fresh zstd contexts) on first use.
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-    zstd.forget_thread_state()
-
-
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-def _worker_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="coral-codec"
-            )
-        return _pool
-
-
-def parallel_imap(fn: Callable[[_T], _R], items: Iterable[_T], *, total_bytes: int) -> Iterator[_R]:
-    """``map`` over a shared thread pool, yielding results in order as they are ready;
-    inline for small jobs.
-
-    ``items`` is consumed lazily, at most ``_WINDOW`` tasks ahead, so a generator of large
-    items keeps only a few alive. NumPy copies and zstd release the GIL, so threads give real
-    parallelism here.
-    """
-    if total_bytes < _INLINE_BYTES:
-        yield from map(fn, items)
-        return
-    pool = _worker_pool()
-    pending: deque[Future[_R]] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= _WINDOW:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
-def parallel_map(fn: Callable[[_T], _R], items: Iterable[_T], *, total_bytes: int) -> list[_R]:
-    """:func:`parallel_imap` collected into a list."""
-    return list(parallel_imap(fn, items, total_bytes=total_bytes))
-
-
-def map_blocks(
-    fn: Callable[[np.ndarray], _R],
-    blocks: Iterable[np.ndarray],
-    snapshot: ObjectHasher | None,
-    total_bytes: int,
-) -> list[_R]:
-    """Apply ``fn`` to consecutive blocks of a tensor's bytes, in parallel.
-
-    With ``snapshot`` (the source may be changing), each worker first copies its block and
-    ``fn`` sees only that copy; the copies are hashed here, in block order, as results come
-    back. The hash is then the ID of exactly the bytes ``fn`` encoded, at the cost of one
-    parallel memcpy instead of a serial one.
-    """
-
-    def run(block: np.ndarray) -> tuple[np.ndarray, _R]:
-        private = block.copy() if snapshot is not None else block
-        return private, fn(private)
-
-    results = []
-    for private, result in parallel_imap(run, blocks, total_bytes=total_bytes):
-        if snapshot is not None:
-            snapshot.update(private)
-        results.append(result)
-    return results

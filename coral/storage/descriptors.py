@@ -17,6 +17,9 @@ from coral.storage import forksafe
 
 
 class DescriptorCache:
+    """Open file descriptors of pack files, at most ``max_open``; a descriptor dropped from
+    the cache while a reader uses it is closed when that reader is done."""
+
     def __init__(self, max_open: int) -> None:
         self._max_open = max_open
         self._open: OrderedDict[str, int] = OrderedDict()

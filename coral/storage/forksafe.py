@@ -14,6 +14,8 @@ from typing import Protocol
 
 
 class ForkAware(Protocol):
+    """An object holding locks that must be new in a forked child."""
+
     def _after_fork_in_child(self) -> None: ...
 
 

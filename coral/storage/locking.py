@@ -134,3 +134,36 @@ def describe_holder(path: Path) -> str:
         state = "running, as another user"
     since = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"process {pid} ({state}, since {since})"
+
+
+class ThreadLock:
+    """:class:`RepositoryLock`'s interface for a repository in memory: one process, so a
+    re-entrant (per thread) thread lock is all it takes."""
+
+    def __init__(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        forksafe.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The child holds nothing, whatever thread of the parent held the lock.
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    def held_by_this_thread(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=self.timeout):
+            raise LockTimeoutError(
+                f"another thread has held the repository lock for more than {self.timeout:g}s; "
+                "wait for it to finish or raise core.lock_timeout"
+            )
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
+            self._lock.release()

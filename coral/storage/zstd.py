@@ -15,6 +15,7 @@ buffer is ~3x faster than ``pyzstd``'s growing output buffers on 1 MiB planes (m
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pyzstd
@@ -86,3 +87,6 @@ def forget_thread_state() -> None:
     """Drop per-thread contexts (a forked child must not reuse its parent's)."""
     global _local
     _local = threading.local()
+
+
+os.register_at_fork(after_in_child=forget_thread_state)

@@ -1,5 +1,5 @@
 """The public namespace of Coral's version control: ``from coral.version_control import
-Repository``, and the seed API's other names.
+Repository``, and the other public names.
 
 The code lives in layer packages (``coral.records``, ``coral.history``, ``coral.workspace``,
 ``coral.merge``, ``coral.maintenance``, ``coral.repository``); this module re-exports the

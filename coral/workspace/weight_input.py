@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coral.core.arrays import as_numpy, is_torch_tensor
+from coral.core.arrays import as_numpy, is_torch_tensor, require_values
 from coral.core.dtypes import dtype_name
 from coral.core.weight_tensor import WeightMetadata, WeightTensor, refuse_masked
 from coral.errors import InvalidWeightError
@@ -18,8 +18,6 @@ def prepare_weight(name: str, value: Any) -> tuple[WeightTensor | np.ndarray, We
         tensor = value if value.name == name else value.with_metadata(name=name)
         return tensor, tensor.metadata
     if is_torch_tensor(value):  # torch is imported already: the caller handed us its tensor
-        from coral.integrations.pytorch import require_values
-
         require_values(value, name)
     refuse_masked(value, name)
     try:

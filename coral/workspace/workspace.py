@@ -100,7 +100,40 @@ class Workspace:
         lossy: bool | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, str]:
-        """Store weights and stage them (see ``Repository.stage_weights``)."""
+        """Store weights and stage them for the next commit.
+
+        The next commit is the snapshot staged since the last commit: exactly the weights
+        staged (several calls accumulate; a later one replaces names of an earlier one), plus
+        HEAD's model files (``stage_files``). A weight HEAD holds that was not staged is not
+        in it: a model that dropped a layer commits without the layer.
+
+        Args:
+            weights: name -> ``WeightTensor``, NumPy array or ``torch.Tensor``. The dict key is
+                the name recorded (a ``WeightTensor`` with another ``metadata.name`` is renamed).
+            partial: update some weights only: the next commit keeps HEAD's weights (and
+                optimizer state) that were not staged. One partial call makes the whole next
+                commit partial.
+            remove_missing: also stage the removal of every weight in HEAD that ``weights``
+                does not name (the default snapshot already leaves them out; with
+                ``partial`` staged as well, this still makes the commit hold exactly
+                ``weights``).
+            lossy: ``True`` stores each float weight's change since HEAD rounded to int8 steps
+                (``int8_quantized``): much smaller, but the committed weight is the rounded
+                one and its metadata says so. Default: lossless, unless the repository is
+                configured with ``core.delta_type = "int8_quantized"`` and
+                ``core.allow_lossy = true``.
+            progress: called with each weight's size in bytes once it has been encoded
+                (for progress bars).
+
+        Returns:
+            ``{name: object_id}`` for every weight given.
+
+        Raises:
+            WeightTypeError / InvalidWeightError: before anything is written, for the first
+                entry that is not a storable array.
+            InvalidValueError: ``core.delta_type`` is ``int8_quantized`` but lossy storage
+                was not allowed.
+        """
         if not isinstance(weights, Mapping):
             raise WeightTypeError(
                 f"stage_weights takes a dict of name -> weight, got {type(weights).__name__}"
@@ -199,8 +232,25 @@ class Workspace:
         metrics: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Commit:
-        """Record the snapshot staged since the last commit and move the ref to it
-        (see ``Repository.commit``). ``extra`` is kept in ``metadata.extra``."""
+        """Record the snapshot staged since the last commit, and move the branch to it.
+
+        The commit holds exactly the weights staged (and HEAD's model files); with
+        ``stage_weights(..., partial=True)`` it keeps HEAD's other weights too. ``status()``
+        says beforehand what it will remove.
+
+        Args:
+            message: what changed and why.
+            author, email: default to ``user.name``/``user.email`` (config, then git config).
+            tags: free-form labels kept in the commit metadata.
+            allow_empty: commit even when the snapshot equals HEAD's.
+            metrics: name -> finite number (loss, accuracy...), kept in
+                ``metadata.extra["metrics"]`` and plotted across versions by the notebook
+                widgets, like the metrics of tags.
+            extra: more keys for ``metadata.extra`` (a run's record).
+
+        Raises:
+            NothingToCommitError: nothing staged, or the snapshot equals HEAD's.
+        """
         if not isinstance(message, str):
             raise InvalidValueError(
                 f"commit message must be a string, got {type(message).__name__}"

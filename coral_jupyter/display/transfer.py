@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coral.core.sizes import human_bytes
+from coral.remote import PullResult, TransferResult
 from coral_jupyter.display.html import block, esc, mono, paragraph, table
 
 
 @dataclass(frozen=True)
 class RemoteList:
+    """The configured remotes: name, URL and backend."""
+
     remotes: Mapping[str, Mapping[str, Any]]
 
     def __repr__(self) -> str:
@@ -28,52 +30,42 @@ class RemoteList:
         return block("Remotes", table(["name", "url", "backend"], rows))
 
 
-def _lines(kind: str, result: Mapping[str, Any]) -> list[str]:
+def _lines(result: TransferResult) -> list[str]:
     """The sentences that say what one push or pull did."""
-    moved = "pushed" if kind == "push" else "pulled"
-    weights = result.get(f"weights_{moved}", 0)
-    lines = [
-        f"{weights} weight object(s) {moved}, {human_bytes(result.get('bytes_transferred', 0))}; "
-        f"{result.get(f'commits_{moved}', 0)} commit(s); {result.get('skipped', 0)} already there"
-    ]
-    updated = result.get("branches_updated") or {}
-    if updated:
-        lines.append(
-            "branches: " + ", ".join(f"{n} -> {str(h)[:8]}" for n, h in sorted(updated.items()))
-        )
-    tags = result.get(f"tags_{moved}") or []
-    if tags:
-        lines.append("tags: " + ", ".join(tags))
-    for name, why in (result.get("diverged") or {}).items():
-        lines.append(f"not updated: {name}: {why}")
-    rejected = result.get("rejected") or {}
-    items = rejected.items() if isinstance(rejected, dict) else enumerate(rejected)
-    for name, why in items:
-        lines.append(f"refused: {why}" if isinstance(name, int) else f"refused: {name}: {why}")
+    lines = [str(result)]
+    if result.branches_updated:
+        moved = sorted(result.branches_updated.items())
+        lines.append("branches: " + ", ".join(f"{n} -> {h[:8]}" for n, h in moved))
+    if result.tags_moved:
+        lines.append("tags: " + ", ".join(result.tags_moved))
+    if isinstance(result, PullResult):
+        lines += [f"not updated: {name}: {why}" for name, why in result.diverged.items()]
+    lines += [f"refused: {name}: {why}" for name, why in result.rejected.items()]
     return lines
 
 
 @dataclass(frozen=True)
 class TransferReport:
-    """What ``%coral push``/``pull``/``sync`` did; the result dict is kept as ``.result``."""
+    """What ``%coral push``/``pull``/``sync`` did, rendered from the typed results; a single
+    result is also ``.result``."""
 
     title: str
-    parts: Mapping[str, Mapping[str, Any]]  # "push"/"pull" -> the API's result dict
+    parts: Mapping[str, TransferResult]  # "push"/"pull" -> that half's result
 
     @property
-    def result(self) -> Mapping[str, Any]:
+    def result(self) -> TransferResult | Mapping[str, TransferResult]:
         return next(iter(self.parts.values())) if len(self.parts) == 1 else self.parts
 
     def __repr__(self) -> str:
         lines = [self.title]
         for kind, result in self.parts.items():
-            lines += [f"  {kind}: {line}" for line in _lines(kind, result)]
+            lines += [f"  {kind}: {line}" for line in _lines(result)]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         body = [
             paragraph(f"<b>{esc(kind)}</b>: {esc(line)}")
             for kind, result in self.parts.items()
-            for line in _lines(kind, result)
+            for line in _lines(result)
         ]
         return block(self.title, *body)

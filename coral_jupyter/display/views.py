@@ -2,8 +2,8 @@
 
 The functions named ``*_html`` render Coral's own objects (registered with IPython's display
 formatters by :mod:`coral_jupyter.display.formatters`); the ``*View`` classes wrap what the
-seed API returns as plain lists and dicts (``log``, ``diff``, branches, tags) so they display
-too. Nothing here changes a repository.
+``Repository`` API returns as plain lists and dicts (``log``, ``diff``, branches, tags) so they
+display too. Nothing here changes a repository.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def commit_view_html(view: CommitView) -> str:
         parts.append(
             paragraph(
                 "".join(badge(r) for r in refs)
-                + "".join(badge(f"tag {t}", "#2ca02c") for t in view.tags)
+                + "".join(badge(f"tag: {t}", "#2ca02c") for t in view.tags)
             )
         )
     for tag in view.tags:
@@ -212,7 +212,7 @@ class LogView:
         for row in rows:
             c = row.commit
             labels = "".join(
-                badge(label, "#2ca02c" if label.startswith("tag ") else "#1f77b4")
+                badge(label, "#2ca02c" if label.startswith("tag: ") else "#1f77b4")
                 for label in self.refs.get(c.commit_hash, [])
             )
             cells.append(
@@ -310,6 +310,8 @@ class DiffView:
 
 @dataclass(frozen=True)
 class BranchList:
+    """The branches ``%coral branch`` lists, the current one marked."""
+
     branches: Sequence[Branch]
     current: str | None
 
@@ -337,6 +339,8 @@ class BranchList:
 
 @dataclass(frozen=True)
 class VersionList:
+    """The tags ``%coral tag`` lists, with their descriptions and metrics."""
+
     versions: Sequence[Version]
 
     def __repr__(self) -> str:

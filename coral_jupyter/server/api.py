@@ -98,13 +98,10 @@ def commits(repo: Repository, offset: int, limit: int) -> dict[str, Any]:
     """A page of the whole history (every branch and tag), newest first, with graph lanes."""
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise InvalidValueError(f"offset must be >= 0 and limit between 1 and {MAX_PAGE}")
-    starts = [b.commit_hash for b in repo.branch_manager.list_branches()]
-    starts += [v.commit_hash for v in repo.list_versions()]
-    if repo.head.commit_hash:
-        starts.append(repo.head.commit_hash)
+    starts = repo.ref_tips()
     ordered = topological_newest_first(repo.version_graph.walk(starts)) if starts else []
     rows = layout(ordered)  # lanes need the whole history above a page to be right
-    labels = _labels(repo)
+    labels = repo.ref_labels()
     page = rows[offset : offset + limit]
     return {
         "total": len(rows),
@@ -170,17 +167,6 @@ def _commit_line(c: Commit) -> dict[str, Any]:
         "parents": list(c.parent_hashes),
         "merge": c.is_merge_commit,
     }
-
-
-def _labels(repo: Repository) -> dict[str, list[str]]:
-    labels: dict[str, list[str]] = {}
-    for b in repo.branch_manager.list_branches():
-        labels.setdefault(b.commit_hash, []).append(b.name)
-    for v in repo.list_versions():
-        labels.setdefault(v.commit_hash, []).append(f"tag: {v.name}")
-    if repo.head.commit_hash:
-        labels.setdefault(repo.head.commit_hash, []).insert(0, "HEAD")
-    return labels
 
 
 def relative(path: Path, root: Path) -> str:

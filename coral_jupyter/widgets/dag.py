@@ -33,6 +33,8 @@ _STATS_BYTES = 256 << 20
 
 @dataclass(frozen=True)
 class DagNode:
+    """One commit in the drawing: its lane, row, branch colour and ref labels."""
+
     commit: Commit
     lane: int
     row: int
@@ -53,20 +55,11 @@ class DagModel:
     def build(cls, repo: Repository, branch: str | None = None) -> DagModel:
         """Every commit reachable from a branch, tag or HEAD (or only from ``branch``)."""
         all_branches = repo.branch_manager.list_branches()
-        versions = repo.list_versions()
         head = repo.head
-        if branch is not None:
-            starts = [repo.resolve_ref(branch)]
-        else:
-            starts = [b.commit_hash for b in all_branches] + [v.commit_hash for v in versions]
-            starts += [head.commit_hash] if head.commit_hash else []
+        starts = [repo.resolve_ref(branch)] if branch is not None else repo.ref_tips()
         commits = topological_newest_first(repo.version_graph.walk(starts)) if starts else []
         colour = _branch_of(repo, commits, [b.name for b in all_branches], head.branch)
-        labels: dict[str, list[str]] = {}
-        for b in all_branches:
-            labels.setdefault(b.commit_hash, []).append(b.name)
-        for v in versions:
-            labels.setdefault(v.commit_hash, []).append(f"tag: {v.name}")
+        labels = repo.ref_labels()
         rows = layout(commits)
         row_of = {r.commit.commit_hash: i for i, r in enumerate(rows)}
         model = cls(head=head.commit_hash, branches=sorted(b.name for b in all_branches))
@@ -134,9 +127,9 @@ def hover_text(commit: Commit, labels: Iterable[str], metrics: dict[str, float])
         f"<b>{commit.short_hash}</b> {html.escape(_first_line(meta.message))}",
         html.escape(f"{meta.author} · {meta.timestamp:%Y-%m-%d %H:%M}"),
     ]
-    tags = [label for label in labels]
-    if tags:
-        lines.append(html.escape(", ".join(tags)))
+    refs = ", ".join(labels)
+    if refs:
+        lines.append(html.escape(refs))
     if metrics:
         lines.append(html.escape(", ".join(f"{k}={v:g}" for k, v in metrics.items())))
     if commit.is_merge_commit:
@@ -357,7 +350,7 @@ class DagExplorer(StaticFallback):
                     },
                 )
             )
-        labelled = [n for n in nodes if n.labels or n.commit.commit_hash == self.model.head]
+        labelled = [n for n in nodes if n.labels]
         traces.append(
             go.Scatter(
                 x=[n.lane + 0.35 for n in labelled],
@@ -406,8 +399,7 @@ class DagExplorer(StaticFallback):
             trace.y = [node.row] if node else []
 
     def _label(self, node: DagNode) -> str:
-        head = node.commit.commit_hash == self.model.head
-        return ("HEAD → " if head else "") + ", ".join(node.labels)
+        return ", ".join(node.labels)  # HEAD's included: "HEAD -> main", or "HEAD" detached
 
     def _opacity(self, node: DagNode) -> float:
         if self.highlighted is None:
@@ -438,7 +430,7 @@ class DagExplorer(StaticFallback):
             return
         view = self.repo.show(self.selected)
         parts = [commit_html(view.commit)]
-        labels = list(view.branches) + [f"tag {t}" for t in view.tags]
+        labels = list(view.branches) + [f"tag: {t}" for t in view.tags]
         if labels:
             parts.append(paragraph("refs: " + esc(", ".join(labels))))
         for tag, values in view.metrics.items():

@@ -23,6 +23,9 @@ from coral_jupyter.widgets.static import StaticFallback
 
 @dataclass(frozen=True)
 class MetricPoint:
+    """One commit with metrics (its own or its tags'): where it sits in history, the label
+    to show and the values."""
+
     commit_hash: str
     label: str  # tag names, else the short hash
     order: int  # position in history, oldest first
@@ -31,10 +34,8 @@ class MetricPoint:
 
 def collect_points(repo: Repository) -> list[MetricPoint]:
     """Every commit that has metrics (its own or its tags'), oldest first."""
-    starts = [b.commit_hash for b in repo.branch_manager.list_branches()]
     versions = repo.list_versions()
-    starts += [v.commit_hash for v in versions]
-    commits = list(reversed(topological_newest_first(repo.version_graph.walk(starts))))
+    commits = list(reversed(topological_newest_first(repo.version_graph.walk(repo.ref_tips()))))
     tags: dict[str, list[str]] = {}
     values: dict[str, dict[str, float]] = {}
     for c in commits:

@@ -1,24 +1,23 @@
 """``Transfers``: a repository's remotes, pushes, pulls and syncs, over its parts. The work
 lives in :mod:`coral.remote.push`, :mod:`coral.remote.pull` and :mod:`coral.remote.status`;
-``boto3`` is imported only when an S3 remote is used."""
+``boto3`` is imported only when an S3 backend is opened."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from coral.errors import InvalidValueError, NonFastForwardError
 from coral.records.branch import BranchManager
 from coral.records.commit import Commit
 from coral.records.parts import RepositoryParts
-from coral.storage.store import TensorStore
-from coral.workspace.guards import writes_objects
-
-if TYPE_CHECKING:
-    from coral.remote.config import RemoteConfig
-    from coral.remote.local import LocalSide
-    from coral.remote.remote import Remote
+from coral.remote.backend import Backend
+from coral.remote.config import RemoteConfig
+from coral.remote.local import LocalSide
+from coral.remote.pull import pull
+from coral.remote.push import push
+from coral.remote.remote import Remote, open_remote
+from coral.remote.results import PullResult, PushResult, SyncResult, SyncStatus
+from coral.remote.status import fetch_commit_for_read, sync, sync_status
 
 ProgressCallback = Callable[[int, int, int, str], None]
 
@@ -30,22 +29,10 @@ class Transfers:
         self._parts = parts
         self._branches = branches
 
-    @property
-    def store(self) -> TensorStore:
-        return self._parts.store
-
-    def _remotes_file(self) -> Path:
-        layout = self._parts.layout
-        if layout is None:
-            raise InvalidValueError("a repository in memory keeps no remotes")
-        return layout.remotes_file
-
     # --- configuration ---
 
     def _remote_config(self) -> RemoteConfig:
-        from coral.remote.config import RemoteConfig
-
-        return RemoteConfig(self._remotes_file(), self._parts.tmp_dir, self._parts.lock)
+        return RemoteConfig(self._parts.remotes)
 
     def add_remote(self, name: str, url: str) -> None:
         """Add a remote: ``file:///path``, ``s3://bucket/prefix`` or
@@ -62,27 +49,14 @@ class Transfers:
         """``{name: {"url": ..., "backend": "s3" | "minio" | "file", ...options}}``."""
         return self._remote_config().all()
 
-    def _open_remote(self, name: str) -> Remote:
-        from coral.remote.config import open_backend
-        from coral.remote.remote import Remote
+    def _open(self, name: str, backend: Backend | None) -> Remote:
+        """The remote ``name`` (configured), or ``backend`` handed in under that name."""
+        if backend is not None:
+            return open_remote(name, f"<{type(backend).__name__}>", backend)
+        return open_remote(name, self._remote_config().get(name)["url"])
 
-        url = self._remote_config().get(name)["url"]
-        return Remote(name, url, open_backend(url))
-
-    def _local_side(self) -> LocalSide:
-        from coral.remote.local import LocalSide
-
-        return LocalSide(
-            store=self._parts.store,
-            commits=self._parts.commits,
-            refs=self._parts.refs,
-            branches=self._branches,
-            versions=self._parts.versions,
-            staging=self._parts.staging,
-            tracking=self._parts.tracking,
-            tmp_dir=self._parts.tmp_dir,
-            who=self._parts.who(),
-        )
+    def _local(self) -> LocalSide:
+        return LocalSide.from_parts(self._parts, self._branches)
 
     # --- transfers ---
 
@@ -95,7 +69,8 @@ class Transfers:
         *,
         show_progress: bool | None = None,
         jobs: int = 8,
-    ) -> dict[str, Any]:
+        backend: Backend | None = None,
+    ) -> PushResult:
         """Upload what the remote lacks (objects as stored, deltas with their bases; commits;
         tags), then move each remote branch by compare-and-swap.
 
@@ -106,22 +81,24 @@ class Transfers:
             branch: push only this branch (and the tags on it); default: every branch.
             show_progress: a tqdm bar (default: for transfers of 32 MiB or more).
             jobs: objects transferred in parallel.
+            backend: push to this backend instead of the configured remote's (a
+                :class:`~coral.remote.memory.MemoryBackend` in tests); ``remote_name`` then
+                only names the tracking refs.
 
         Returns:
-            ``{"weights_pushed", "bytes_transferred", "skipped", "commits_pushed",
-            "branches_updated", "tags_pushed", "rejected"}``.
+            A :class:`PushResult`, also a mapping: ``"weights_pushed"``,
+            ``"bytes_transferred"``, ``"skipped"``, ``"commits_pushed"``,
+            ``"branches_updated"``, ``"tags_pushed"``, ``"rejected"``.
 
         Raises:
             NonFastForwardError: a branch or tag was refused; the others were pushed
-                (``err.result`` has the dict above).
+                (``err.result`` is the :class:`PushResult`).
             RemoteNotFoundError: the remote's bucket does not exist (a missing folder is
                 created; a bucket is not).
         """
-        from coral.remote.push import push
-
-        with self._open_remote(remote_name) as remote:
+        with self._open(remote_name, backend) as remote:
             return push(
-                self._local_side(),
+                self._local(),
                 remote,
                 force=force,
                 branch=branch,
@@ -130,7 +107,6 @@ class Transfers:
                 jobs=jobs,
             )
 
-    @writes_objects
     def pull(
         self,
         remote_name: str,
@@ -139,7 +115,8 @@ class Transfers:
         *,
         show_progress: bool | None = None,
         jobs: int = 8,
-    ) -> dict[str, Any]:
+        backend: Backend | None = None,
+    ) -> PullResult:
         """Fetch the remote's commits, tensors (verified before they are installed) and tags,
         record its branches as ``<remote>/<branch>``, create the branches only it has and
         fast-forward the ones behind it. A branch that diverged is reported under
@@ -147,20 +124,21 @@ class Transfers:
 
         A remote branch or tag named like a local tag or branch (or a name the remote has as
         both) is reported under ``"rejected"`` and neither is taken: a name resolves one way.
+        ``backend`` pulls from a backend handed in, as for :meth:`push`.
 
         Returns:
-            ``{"weights_pulled", "bytes_transferred", "skipped", "commits_pulled",
-            "branches_updated", "branches_created", "diverged", "tags_pulled", "rejected"}``.
+            A :class:`PullResult`, also a mapping: ``"weights_pulled"``,
+            ``"bytes_transferred"``, ``"skipped"``, ``"commits_pulled"``,
+            ``"branches_updated"``, ``"branches_created"``, ``"diverged"``, ``"tags_pulled"``,
+            ``"rejected"``.
 
         Raises:
             RemoteNotFoundError: (a ``FileNotFoundError``) the remote's folder or bucket does
                 not exist (an empty one is an empty remote: nothing to pull).
         """
-        from coral.remote.pull import pull
-
-        with self._open_remote(remote_name) as remote:
+        with self._open(remote_name, backend) as remote:
             return pull(
-                self._local_side(),
+                self._local(),
                 remote,
                 force=force,
                 progress_callback=progress_callback,
@@ -168,44 +146,28 @@ class Transfers:
                 jobs=jobs,
             )
 
-    def incremental_push(self, remote_name: str, **options: Any) -> dict[str, Any]:
-        """The chapter's name for :meth:`push` (every push is incremental)."""
-        return self.push(remote_name, **options)
-
-    def incremental_pull(self, remote_name: str, **options: Any) -> dict[str, Any]:
-        """The chapter's name for :meth:`pull` (every pull is incremental)."""
-        return self.pull(remote_name, **options)
-
     def sync(
-        self, remote_name: str, progress_callback: ProgressCallback | None = None
-    ) -> dict[str, Any]:
-        """Pull, then push. Returns ``{"pull", "push", "total_pulled", "total_pushed",
-        "is_synced"}``; a refused push (diverged branches) shows in ``push["rejected"]``."""
-        pulled = self.pull(remote_name, progress_callback=progress_callback)
-        try:
-            pushed = self.push(remote_name, progress_callback=progress_callback)
-        except NonFastForwardError as err:
-            pushed = dict(err.result)
-        status = self.get_sync_status(remote_name)
-        return {
-            "pull": pulled,
-            "push": pushed,
-            "total_pulled": pulled["weights_pulled"],
-            "total_pushed": pushed.get("weights_pushed", 0),
-            "is_synced": status["is_synced"],
-        }
+        self,
+        remote_name: str,
+        progress_callback: ProgressCallback | None = None,
+        *,
+        backend: Backend | None = None,
+    ) -> SyncResult:
+        """Pull, then push. Returns a :class:`SyncResult` (also a mapping: ``"pull"``,
+        ``"push"``, ``"total_pulled"``, ``"total_pushed"``, ``"is_synced"``); a refused push
+        (diverged branches) shows in ``push["rejected"]``."""
+        with self._open(remote_name, backend) as remote:
+            return sync(self._local(), remote, progress_callback=progress_callback)
 
-    def get_sync_status(self, remote_name: str) -> dict[str, Any]:
+    def get_sync_status(self, remote_name: str, *, backend: Backend | None = None) -> SyncStatus:
         """What a push and a pull would transfer, without transferring: ``needs_push`` and
         ``needs_pull`` (objects), ``is_synced``, ``commits_ahead``/``commits_behind`` and per
-        branch ``{"local", "remote", "ahead", "behind"}``."""
-        from coral.remote.status import sync_status
-
-        with self._open_remote(remote_name) as remote:
-            return sync_status(self._local_side(), remote)
+        branch ``{"local", "remote", "ahead", "behind"}`` (a :class:`SyncStatus`, also a
+        mapping)."""
+        with self._open(remote_name, backend) as remote:
+            return sync_status(self._local(), remote)
 
     def fetch_weight_commit(self, remote_name: str, ref: str, name: str) -> Commit:
-        from coral.remote.status import fetch_commit_for_read
-
-        with self._open_remote(remote_name) as remote:
-            return fetch_commit_for_read(self._local_side(), remote, ref, name)
+        """The commit ``ref`` names on the remote, with ``name``'s objects fetched."""
+        with self._open(remote_name, None) as remote:
+            return fetch_commit_for_read(self._local(), remote, ref, name)
