@@ -187,10 +187,10 @@ def test_remotes_from_the_command_line(files: Path) -> None:
     coral(work, "commit", "-m", "shared")
     coral(work, "remote", "add", "origin", f"file://{files / 'remote'}")
     assert "origin\tfile://" in coral(work, "remote", "-v").stdout
-    assert "object(s) pushed" in coral(work, "push").stdout
+    assert "weight object(s) pushed" in coral(work, "push").stdout
     coral(files, "clone", f"file://{files / 'remote'}", "copy")
     assert Repository(files / "copy").resolve_ref("main") == Repository(work).resolve_ref("main")
-    assert "0 object(s) pulled" in coral(files / "copy", "pull").stdout
+    assert "0 weight object(s) pulled" in coral(files / "copy", "pull").stdout
 
 
 def test_blame_reflog_reset_and_stats(files: Path) -> None:

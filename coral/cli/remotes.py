@@ -23,11 +23,7 @@ def remote(repo: Repository, args: argparse.Namespace, out: Output) -> int:
 
 
 def _report(out: Output, result: TransferResult) -> None:
-    mib = result.bytes_transferred / (1 << 20)
-    out.line(
-        f"{result.objects_moved} object(s) {result.verb}, {mib:.1f} MiB; "
-        f"{result.skipped} already there"
-    )
+    out.line(str(result))  # the one summary the magics show too
     for name, commit_hash in sorted(result.branches_updated.items()):
         out.line(f"   {name} -> {commit_hash[:8]}")
     if isinstance(result, PullResult):

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from coral.core.dtypes import canonical_array, dtype_from_name, dtype_name
+from coral.core.dtypes import UINT_OF_SIZE, canonical_array, dtype_from_name, dtype_name
 from coral.core.weight_tensor import WeightTensor
 from coral.errors import InvalidValueError
 from coral.storage.fsutil import atomic_file, loads_json
 
 _DTYPES_KEY = "__coral_dtypes__"
 _NOT_NUMPY = {"bfloat16", "float8_e4m3fn", "float8_e5m2"}
-_BITS = {1: np.uint8, 2: np.uint16}
 
 
 def save_npz(weights: Mapping[str, WeightTensor | np.ndarray], path: str | Path) -> Path:
@@ -36,7 +35,7 @@ def save_npz(weights: Mapping[str, WeightTensor | np.ndarray], path: str | Path)
         kind = dtype_name(arr.dtype)
         if kind in _NOT_NUMPY:
             special[name] = kind
-            arr = arr.view(_BITS[arr.dtype.itemsize])
+            arr = arr.view(UINT_OF_SIZE[arr.dtype.itemsize])
         arrays[name] = arr
     if special:
         arrays[_DTYPES_KEY] = np.array(json.dumps(special))

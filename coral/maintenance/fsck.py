@@ -249,18 +249,20 @@ class Fsck:
             )
 
     def _check_staging(self) -> None:
-        try:
-            staged = self.parts.staging.read()
-        except CoralError as err:
-            self.report.error("bad-staging", "staging", str(err))
-            return
-        for name, entry in sorted(staged.weights.items()):
-            if entry.object_id not in self.parts.store:
-                self.report.error(
-                    "missing-object",
-                    "staging",
-                    f"staged weight {name!r} needs missing object {entry.object_id}; re-stage it",
-                )
+        for label, area in self.parts.staging_areas().items():
+            try:
+                staged = area.read()
+            except CoralError as err:
+                self.report.error("bad-staging", label, str(err))
+                continue
+            for name, entry in sorted(staged.weights.items()):
+                if entry.object_id not in self.parts.store:
+                    self.report.error(
+                        "missing-object",
+                        label,
+                        f"staged weight {name!r} ({label}) needs missing object "
+                        f"{entry.object_id}; re-stage it",
+                    )
 
     def _check_packs(self, store: PackStore) -> None:
         for name, reason in store.unreadable_packs().items():

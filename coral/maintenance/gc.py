@@ -127,7 +127,7 @@ class GarbageCollector:
             self._parts.refs,
             self._parts.versions,
             self._parts.tracking,
-            self._parts.staging,
+            self._parts.staging_areas(),
             reach,
             now=datetime.fromtimestamp(now, timezone.utc),
             reflog_expire=reflog_expire,
@@ -163,8 +163,8 @@ class GarbageCollector:
             label: reach.objects_of(reach.commits_from(tips, label), label)
             for label, tips in roots.by_ref.items()
         }
-        if "staging" in object_sets:
-            object_sets["staging"] |= reach.with_bases(roots.staged_objects, "the staging area")
+        for label, staged in roots.staged.items():
+            object_sets[label] |= reach.with_bases(staged, label)  # "staging", "staging run-a"
         every = set().union(*object_sets.values())
         sizes = {oid: self._store.info(oid).stored_nbytes for oid in every}
         report.reclaimable = exclusive_bytes(object_sets, sizes)

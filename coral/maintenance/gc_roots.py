@@ -10,7 +10,7 @@ would make every branch look free to delete).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,7 +30,7 @@ class Roots:
     """Commits (and, for staging, objects) that must survive, by where they come from."""
 
     by_ref: dict[str, set[str]] = field(default_factory=dict)  # "branch main" -> tips
-    staged_objects: set[str] = field(default_factory=set)
+    staged: dict[str, set[str]] = field(default_factory=dict)  # "staging" -> object IDs
     other: set[str] = field(default_factory=set)  # reflog entries, young unreferenced commits
     expired: dict[str, list[ReflogEntry]] = field(default_factory=dict)  # ref -> dropped
 
@@ -89,7 +89,7 @@ def collect_roots(
     refs: RefStore,
     versions: VersionStore,
     tracking: TrackingRefs,
-    staging: StagingArea,
+    staging: Mapping[str, StagingArea],
     reach: Reachability,
     *,
     now: datetime,
@@ -107,10 +107,11 @@ def collect_roots(
         roots.by_ref.setdefault(f"tag {version.name}", set()).add(version.commit_hash)
     for name, commit_hash in tracking.every_ref().items():
         roots.by_ref[f"remote-tracking {name}"] = {commit_hash}
-    staged = staging.read()
-    roots.staged_objects = {w.object_id for w in staged.weights.values()}
-    if roots.staged_objects:
-        roots.by_ref["staging"] = set()
+    for label, area in staging.items():  # the shared area and every writer's own
+        staged = {w.object_id for w in area.read().weights.values()}
+        if staged:
+            roots.staged[label] = staged
+            roots.by_ref[label] = set()
 
     reached: set[str] = set()
     for label, tips in roots.by_ref.items():

@@ -75,7 +75,8 @@ class Maintenance:
         needed = {
             oid for c in self._history.graph.commits().values() for oid in c.weight_hashes.values()
         }
-        needed |= {w.object_id for w in self._parts.staging.read().weights.values()}
+        for area in self._parts.staging_areas().values():
+            needed |= {w.object_id for w in area.read().weights.values()}
         return repack(self._parts.store, sorted(needed), limit)
 
     def gc(

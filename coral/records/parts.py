@@ -83,6 +83,17 @@ class RepositoryParts:
         name, email = self.identity()
         return f"{name} <{email}>"
 
+    def staging_areas(self) -> dict[str, StagingArea]:
+        """Every staging area by label: ``"staging"`` (the shared one, HEAD's) and, for each
+        writer that keeps its own under ``staging/`` (a run), ``"staging <name>"``. What gc
+        keeps and fsck checks."""
+        areas = {"staging": self.staging}
+        for key in self.records.list("staging"):
+            if key != self.staging.key:
+                name = key.removeprefix("staging/").removesuffix(".json")
+                areas[f"staging {name}"] = StagingArea(self.records, self.lock, key)
+        return areas
+
     def verify_reads(self) -> bool:
         """Whether every read re-hashes what it decoded (``core.verify_reads``)."""
         return bool(self.config.get("core.verify_reads"))

@@ -1,5 +1,6 @@
-"""Progress of a transfer: the chapter's ``progress_callback(current, total, bytes, hash)``
-and, where tqdm is installed, a bar (``tqdm.auto``: a widget in notebooks)."""
+"""Progress of a transfer: ``progress_callback(current, total, bytes, hash)`` (the signature
+the public API documents) and, where tqdm is installed, a bar (``tqdm.auto``: a widget in
+notebooks)."""
 
 from __future__ import annotations
 

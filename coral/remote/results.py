@@ -1,4 +1,4 @@
-"""What transfers report: frozen values that also read as the dicts the chapter indexes.
+"""What transfers report: frozen values that also read as plain dicts, as the API always returned.
 
 ``repo.push("origin")["weights_pushed"]``, ``sync["push"]``, ``status["is_synced"]`` keep
 working because each result is a :class:`~collections.abc.Mapping` over its fields:

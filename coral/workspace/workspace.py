@@ -282,8 +282,9 @@ class Workspace:
                 and weight_hashes == parent.weight_hashes
                 and weight_metadata == parent.weight_metadata
             ):
+                where = "HEAD" if self.branch is None else f"{self.branch!r}"
                 raise NothingToCommitError(
-                    f"nothing to commit: the staged weights are identical to HEAD "
+                    f"nothing to commit: the staged weights are identical to {where} "
                     f"({parent.short_hash}); pass allow_empty=True to commit anyway"
                 )
             lossy_weights = sorted(n for n, m in weight_metadata.items() if "lossy" in m.extra)
