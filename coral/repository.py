@@ -51,6 +51,7 @@ from coral.records.tags import Version
 from coral.remote.backend import Backend
 from coral.remote.results import PullResult, PushResult, SyncResult, SyncStatus
 from coral.remote.service import ProgressCallback, Transfers
+from coral.runs import Run, RunInfo, Runs
 from coral.storage.store import TensorStore
 from coral.workspace.refs import Refs
 from coral.workspace.status import Status
@@ -120,6 +121,7 @@ class Repository:
         )
         self._refs = Refs(parts, self._history, self.branch_manager)
         self._transfers = Transfers(parts, self.branch_manager)
+        self._runs = Runs(parts, self._history, self._refs)
         self._files = ModelFiles(parts, self._history, self._workspace)
         self._maintenance = Maintenance(parts, self._history)
 
@@ -261,6 +263,27 @@ class Repository:
 
     def delete_version(self, name: str) -> Version:
         return self.parts.versions.delete(name)
+
+    # --- runs ---
+
+    @_doc(Runs.start_run)
+    def start_run(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        *,
+        from_ref: str | None = None,
+        resume: bool = False,
+    ) -> Run:
+        return self._runs.start_run(name, params, from_ref=from_ref, resume=resume)
+
+    @_doc(Runs.runs)
+    def runs(self) -> list[RunInfo]:
+        return self._runs.runs()
+
+    @_doc(Runs.run_info)
+    def run_info(self, name: str) -> RunInfo:
+        return self._runs.run_info(name)
 
     # --- reading weights ---
 

@@ -29,25 +29,36 @@ def _train(ckpt: Checkpointer, model, steps: int, seed: int = 0) -> list[float]:
     return losses
 
 
-def test_commits_on_schedule_on_its_branch_and_tags_the_best(repo: Repository) -> None:
+def test_commits_on_schedule_on_its_run_and_tags_the_best(repo: Repository) -> None:
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
-    ckpt = Checkpointer(repo, model, every_n_steps=10, keep_best=("loss", "min"), branch="run-1")
+    ckpt = Checkpointer(
+        repo,
+        model,
+        every_n_steps=10,
+        keep_best=("loss", "min"),
+        branch="run-1",
+        params={"lr": 0.05},
+    )
     losses = _train(ckpt, model, 50)
+    ckpt.close()
     assert len(ckpt.commits) == 5
-    assert repo.current_branch == "run-1"
-    # the first checkpoint of an empty repository stays on main, as the run's start
-    assert repo.resolve_ref("main") == ckpt.commits[0].commit_hash
+    # a run: its branch moved, HEAD did not (in an empty repository it stays unborn)
+    assert repo.current_branch == "main" and repo.head.commit_hash is None
+    assert repo.resolve_ref("run-1") == ckpt.commits[-1].commit_hash
     assert [c.metadata.extra["metrics"]["loss"] for c in ckpt.commits] == [
         pytest.approx(losses[i]) for i in (9, 19, 29, 39, 49)
     ]
+    assert [c.metadata.extra["run"]["step"] for c in ckpt.commits] == [10, 20, 30, 40, 50]
+    info = repo.run_info("run-1")
+    assert info.params == {"lr": 0.05} and info.commits == 5
     best = ckpt.best
-    assert best is not None and best.commit_hash == ckpt.commits[-1].commit_hash  # loss falls
+    assert best is not None and best.name == "run-1-best"
+    assert best.commit_hash == ckpt.commits[-1].commit_hash  # loss falls
     assert best.metrics == {"loss": pytest.approx(losses[49])}
     saved = repo.get_all_weights(best.commit_hash)
     for name, tensor in model.state_dict().items():
         assert_bit_exact(saved[name].data, tensor.numpy())
-    assert ckpt.save("final") is None  # nothing changed since the last checkpoint
 
 
 def test_epochs_best_by_max_and_plain_mappings(repo: Repository) -> None:
@@ -156,3 +167,87 @@ def test_optimizer_state_is_stored_as_deltas_and_checked_on_load(repo: Repositor
     plain.commit("new weights, no optimizer")  # a snapshot never pairs them with old moments
     with pytest.raises(InvalidValueError, match="holds no optimizer state"):
         plain.load_optimizer_state(fresh)
+
+
+def _ramp(value: float) -> dict[str, np.ndarray]:
+    return {"w": np.full(3, value, np.float32)}
+
+
+def test_two_checkpointers_never_interfere(repo: Repository) -> None:
+    repo.stage_weights(_ramp(0))
+    repo.commit("base")
+    a_weights, b_weights = _ramp(1), _ramp(100)
+    a = Checkpointer(repo, a_weights, every_n_steps=1, keep_best=("loss", "min"), branch="run-a")
+    b = Checkpointer(repo, b_weights, every_n_steps=1, keep_best=("loss", "min"), branch="run-b")
+    for step in range(1, 6):  # interleaved, as two kernels would
+        a_weights["w"] = _ramp(step)["w"]
+        b_weights["w"] = _ramp(100 + step)["w"]
+        a.step(metrics={"loss": 1.0 / step})
+        b.step(metrics={"loss": float(step)})
+    a.close()
+    b.close()
+    assert repo.current_branch == "main" and len(repo.log()) == 1 and repo.status().clean
+    for ckpt, offset in ((a, 0), (b, 100)):
+        assert len(ckpt.commits) == 5
+        for step, commit in enumerate(ckpt.commits, start=1):
+            assert repo.get_weight("w", commit.commit_hash).data.tolist() == [offset + step] * 3
+    assert a.best is not None and a.best.metrics == {"loss": 0.2}
+    assert b.best is not None and b.best.metrics == {"loss": 1.0}
+    assert a.best.commit_hash == a.commits[-1].commit_hash
+    assert b.best.commit_hash == b.commits[0].commit_hash
+
+
+def test_a_resumed_checkpointer_keeps_a_better_best(repo: Repository) -> None:
+    weights = _ramp(1)
+    with Checkpointer(repo, weights, every_n_steps=1, keep_best=("loss", "min"), branch="r") as c:
+        c.step(metrics={"loss": 0.1})
+        best = c.best
+    assert best is not None
+    weights["w"] = _ramp(2)["w"]
+    with Checkpointer(repo, weights, every_n_steps=1, keep_best=("loss", "min"), branch="r") as c:
+        assert c.steps == 1  # it goes on from the run's last step
+        c.step(metrics={"loss": 0.5})  # a restart at a worse loss
+        assert c.best is not None and c.best.commit_hash == best.commit_hash
+        weights["w"] = _ramp(3)["w"]
+        c.step(metrics={"loss": 0.05})
+        assert c.best is not None and c.best.commit_hash == c.commits[-1].commit_hash
+    assert [cm.metadata.extra["run"]["step"] for cm in repo.log(branch="r")[:3]] == [3, 2, 1]
+
+
+@pytest.mark.parametrize("branch", [None, "run"])
+def test_nan_metrics_and_step_or_epoch_names_neither_crash_nor_leave_staged(
+    repo: Repository, branch: str | None
+) -> None:
+    weights = _ramp(1)
+    ckpt = Checkpointer(repo, weights, every_n_steps=1, keep_best=("loss", "min"), branch=branch)
+    ckpt.step(metrics={"loss": float("nan"), "step": 1, "epoch": 0.5})
+    weights["w"] = _ramp(2)["w"]
+    ckpt.step(metrics={"loss": 0.3})
+    ckpt.close()
+    assert len(ckpt.commits) == 2 and repo.status().clean
+    assert ckpt.commits[0].metadata.extra.get("metrics") == {"epoch": 0.5}
+    assert ckpt.best is not None and ckpt.best.commit_hash == ckpt.commits[1].commit_hash
+    if branch is not None:
+        history = repo.run_info(branch)
+        assert history.metrics["loss"] == 0.3
+        run = repo.start_run(branch, resume=True)
+        loss = run.metric_history()["loss"]
+        run.close()
+        assert loss[0][0] == 1 and np.isnan(loss[0][1]) and loss[1] == (2, 0.3)
+
+
+def test_background_checkpoints_pass_through_and_are_tagged(repo: Repository) -> None:
+    weights = _ramp(1)
+    ckpt = Checkpointer(
+        repo, weights, every_n_steps=1, keep_best=("acc", "max"), branch="bg", background=True
+    )
+    for step in range(1, 5):
+        weights["w"] = _ramp(step)["w"]
+        assert ckpt.step(metrics={"acc": step / 10}) is None  # committed in the background
+    ckpt.close()
+    assert [c.metadata.extra["run"]["step"] for c in ckpt.commits] == [1, 2, 3, 4]
+    for step, commit in enumerate(ckpt.commits, start=1):
+        assert repo.get_weight("w", commit.commit_hash).data.tolist() == [step] * 3
+    assert ckpt.best is not None and ckpt.best.commit_hash == ckpt.commits[-1].commit_hash
+    with pytest.raises(InvalidValueError, match="need a run"):
+        Checkpointer(repo, weights, background=True)

@@ -63,7 +63,11 @@ class ModelFiles:
         """
         from coral.integrations.optimizer import optimizer_entries
 
-        entries = optimizer_entries(optimizer)
+        return self.stage_optimizer_entries(optimizer_entries(optimizer))
+
+    def stage_optimizer_entries(self, entries: dict[str, Any]) -> dict[str, str]:
+        """Stage optimizer state already taken (``optimizer_entries``: a background commit
+        takes it in the call and stages it later)."""
         stored = self._workspace.stage_entries(entries)
         head = self._workspace.parent()
         before = set(head.weight_hashes if head else ()) | set(

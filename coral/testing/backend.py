@@ -128,3 +128,20 @@ class RecordBackendTests(RecordSuite):
 
     def test_describe_names_the_key(self, backend: RecordBackend) -> None:
         assert "refs/heads/main" in backend.describe("refs/heads/main").replace("\\", "/")
+
+    def test_an_appender_adds_lines_and_a_rewrite_starts_afresh(
+        self, backend: RecordBackend
+    ) -> None:
+        appender = backend.appender("runs/r.journal")
+        appender.write(b"one\n")
+        appender.write(b"two\n")
+        appender.sync()
+        assert backend.read("runs/r.journal", max_bytes=None) == b"one\ntwo\n"
+        appender.close()
+        backend.write("runs/r.journal", b"two\n")  # a rewrite replaces the record
+        again = backend.appender("runs/r.journal")
+        again.write(b"three\n")
+        again.close()
+        assert backend.read("runs/r.journal", max_bytes=None) == b"two\nthree\n"
+        with pytest.raises(KeyClashError):
+            backend.appender("runs/r.journal/x").write(b"below a record\n")

@@ -3,25 +3,32 @@
 ::
 
     ckpt = Checkpointer(repo, model, every_n_steps=500, keep_best=("val_loss", "min"),
-                        branch="run-7")
+                        branch="run-7", params={"lr": 3e-4})
     for step, batch in enumerate(loader):
         ...
         ckpt.step(metrics={"val_loss": val_loss} if step % 500 == 0 else None)
-    ckpt.save("final")
+    ckpt.close()
+
+With ``branch`` (or ``run``) it is built on a run (:mod:`coral.runs`): its commits go to the
+run's branch, never moving HEAD or touching another run, so several Checkpointers (a sweep)
+write into one repository at once; a Checkpointer on an existing run resumes it. Without
+either, it commits where HEAD points, as ``repo.commit`` does.
 
 A call when nothing is due costs a counter increment and a comparison. The weights are copied
-when a commit is due (training can go on while nothing else holds them), stored as deltas
-against the previous checkpoint, and committed with the metrics given; the best checkpoint by
-``keep_best`` carries the tag ``best`` (moved as better ones come), with its metrics.
+when a commit is due, stored as deltas against the previous checkpoint, and committed with
+the metrics given; the best checkpoint by ``keep_best`` carries a tag (``best``, or
+``<run>-best`` on a run) moved only when a better one comes, also across restarts.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
 from coral.errors import InvalidValueError, NothingToCommitError
+from coral.runs import Run
 from coral.version_control import Commit, Repository, Version
 
 
@@ -35,14 +42,18 @@ class Checkpointer:
         every_n_steps, every_n_epochs: the schedule (either, both, or neither: then only
             :meth:`save` commits).
         keep_best: ``(metric, "min" | "max")``: tag the best checkpoint ``best_tag``.
-        branch: commit on this branch (created from HEAD if missing, and checked out; in a
-            repository without commits, after the first checkpoint, which stays on the
-            current branch as the run's starting point).
-        best_tag: the tag that follows the best checkpoint.
+        branch: the run to commit to: started (from HEAD, with ``params``) when the branch
+            does not exist, resumed when it does. HEAD does not move.
+        run: a :class:`~coral.runs.Run` to commit to instead (left open by :meth:`close`).
+        params: the run's hyperparameters, when ``branch`` starts one.
+        best_tag: the tag that follows the best checkpoint (default ``best``, or
+            ``<run>-best`` on a run, so two runs never move each other's).
         message: the commit message, formatted with ``step``, ``epoch`` and the metrics.
         optimizer: a ``torch.optim.Optimizer`` whose state is committed with each checkpoint
             (delta-encoded like the weights), so a run can resume exactly
             (:meth:`restore`).
+        background: on a run, commit in the background (the call copies the weights and
+            returns; see :meth:`coral.runs.Run.commit`).
     """
 
     def __init__(
@@ -54,9 +65,12 @@ class Checkpointer:
         every_n_epochs: int | None = None,
         keep_best: tuple[str, str] | None = None,
         branch: str | None = None,
-        best_tag: str = "best",
+        run: Run | None = None,
+        params: Mapping[str, Any] | None = None,
+        best_tag: str | None = None,
         message: str = "checkpoint: step {step}, epoch {epoch}",
         optimizer: Any = None,
+        background: bool = False,
     ) -> None:
         for name, value in (("every_n_steps", every_n_steps), ("every_n_epochs", every_n_epochs)):
             if value is not None and (
@@ -65,33 +79,30 @@ class Checkpointer:
                 raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
         if keep_best is not None and (len(keep_best) != 2 or keep_best[1] not in ("min", "max")):
             raise InvalidValueError(f'keep_best must be (metric, "min" | "max"), got {keep_best!r}')
+        if branch is not None and run is not None:
+            raise InvalidValueError("pass branch= (a run by name) or run=, not both")
+        if background and branch is None and run is None:
+            raise InvalidValueError("background commits need a run: pass branch= or run=")
         self.repo = repo
         self.model = model
         self.optimizer = optimizer
         self.every_n_steps = every_n_steps
         self.every_n_epochs = every_n_epochs
         self.keep_best = keep_best
-        self.best_tag = best_tag
         self.message = message
-        self.steps = 0
+        self.background = background
+        self._owns_run = run is None and branch is not None
+        if self._owns_run:
+            assert branch is not None
+            exists = branch in {b.name for b in repo.branch_manager.list_branches()}
+            run = repo.start_run(branch, dict(params or {}), resume=exists)
+        self.run = run
+        self.best_tag = best_tag or ("best" if run is None else f"{run.name}-best")
+        self.steps = 0 if run is None or run.last_step is None else run.last_step
         self.epochs = 0
-        self.best_value: float | None = None
+        self.best_value = self._recorded_best()
         self.commits: list[Commit] = []
-        self._branch: str | None = None
-        if branch is not None:
-            self._switch_to(branch)
-
-    def _switch_to(self, branch: str) -> None:
-        """Check out ``branch`` (created from HEAD if missing). In a repository with no
-        commit yet it is created after the first checkpoint, which then stays on the current
-        branch as the run's starting point."""
-        self._branch = branch
-        if self.repo.head.commit_hash is None:
-            return
-        if branch not in {b.name for b in self.repo.branch_manager.list_branches()}:
-            self.repo.create_branch(branch)
-        if self.repo.current_branch != branch:
-            self.repo.checkout(branch)
+        self._waiting: list[dict[str, float]] = []  # metrics of background commits, in order
 
     # --- the loop's calls ---
 
@@ -116,26 +127,83 @@ class Checkpointer:
     def save(
         self, message: str | None = None, metrics: Mapping[str, float] | None = None
     ) -> Commit | None:
-        """Commit now. Returns None when the weights did not change since the last commit."""
-        values = dict(metrics or {})
+        """Commit now. Returns the commit; None in the background (then the commit is in
+        :attr:`commits` once done) and, without a run, when the weights did not change.
+
+        Metrics that are not finite (a diverged loss) are recorded on a run as points but
+        are not the commit's metrics and never become the best; ``step`` in the metrics is
+        the checkpoint's own position and is not recorded twice.
+        """
+        values = {k: v for k, v in (metrics or {}).items() if k != "step"}
+        finite = {k: float(v) for k, v in values.items() if _finite(v)}
+        text = message or self._message(values)
+        if self.run is not None:
+            return self._save_on_run(text, values, finite)
         self.repo.stage_weights(self._weights())
         if self.optimizer is not None:
             self.repo.stage_optimizer_state(self.optimizer)
-        text = message or self.message.format(step=self.steps, epoch=self.epochs, **values)
         try:
-            commit = self.repo.commit(text, metrics=values or None)
+            commit = self.repo.commit(text, metrics=finite or None)
         except NothingToCommitError:
             return None
-        self.commits.append(commit)
-        self._maybe_tag(commit, values)
-        if self._branch is not None and self.repo.current_branch != self._branch:
-            self._switch_to(self._branch)  # the first commit of an empty repository
+        self._made(commit, finite)
         return commit
 
-    def restore(self, ref: str = "HEAD") -> Commit:
-        """Load a checkpoint back: the weights into the model (strictly, bit-exact) and,
-        when there is an optimizer, its state. Returns the commit restored."""
-        commit = self.repo.get_commit(ref)
+    def _save_on_run(
+        self, text: str, values: dict[str, Any], finite: dict[str, float]
+    ) -> Commit | None:
+        assert self.run is not None
+        self._collect()  # tags what earlier background commits made
+        others = {k: v for k, v in values.items() if k not in finite}
+        if others:  # NaN and infinities are points of the curve, not commit metrics
+            self.run.log(others, step=self.steps)
+        commit = self.run.commit(
+            self.model,
+            text,
+            step=self.steps,
+            metrics=finite or None,
+            optimizer=self.optimizer,
+            background=self.background,
+        )
+        if commit is None:
+            self._waiting.append(finite)
+            return None
+        self._made(commit, finite)
+        return commit
+
+    def _collect(self) -> None:
+        """Take in the commits background saves made (raising their error, if any)."""
+        if self.run is None or not self.background:
+            return
+        made = self.run.wait()
+        waiting, self._waiting = self._waiting, []
+        for commit, finite in zip(made, waiting, strict=False):
+            self._made(commit, finite)
+
+    def _made(self, commit: Commit, metrics: Mapping[str, float]) -> None:
+        self.commits.append(commit)
+        self._maybe_tag(commit, metrics)
+
+    def close(self) -> None:
+        """Wait for a background commit and tag it; close the run this Checkpointer
+        started (a run handed in stays open)."""
+        try:
+            self._collect()
+        finally:
+            if self._owns_run and self.run is not None:
+                self.run.close()
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def restore(self, ref: str | None = None) -> Commit:
+        """Load a checkpoint back (default: the run's tip, or HEAD): the weights into the
+        model (strictly, bit-exact) and, when there is an optimizer, its state. Returns the
+        commit restored."""
+        commit = self.repo.get_commit(ref or (self.run.name if self.run else "HEAD"))
         weights = self.repo.get_all_weights(commit.commit_hash)
         if isinstance(self.model, Mapping):
             raise InvalidValueError(
@@ -157,12 +225,30 @@ class Checkpointer:
 
     # --- internals ---
 
+    def _message(self, values: Mapping[str, Any]) -> str:
+        fields = {**values, "step": self.steps, "epoch": self.epochs}
+        try:
+            return self.message.format_map(fields)
+        except (KeyError, IndexError, ValueError) as err:
+            raise InvalidValueError(
+                f"the message {self.message!r} names {err} that is not step, epoch or a "
+                f"metric given ({', '.join(values) or 'none'})"
+            ) from None
+
     def _weights(self) -> Mapping[str, Any]:
         if isinstance(self.model, Mapping):
             return self.model
         from coral.integrations.pytorch import pytorch_to_coral
 
         return pytorch_to_coral(self.model)
+
+    def _recorded_best(self) -> float | None:
+        """The best value the tag already records (a restarted run keeps its best)."""
+        best = self.best
+        if self.keep_best is None or best is None or not best.metrics:
+            return None
+        value = best.metrics.get(self.keep_best[0])
+        return float(value) if value is not None else None
 
     def _maybe_tag(self, commit: Commit, metrics: Mapping[str, float]) -> None:
         if self.keep_best is None:
@@ -184,3 +270,9 @@ class Checkpointer:
         self.repo.tag_version(
             self.best_tag, f"best {name} ({mode}) so far", dict(metrics), commit.commit_hash
         )
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(float(value))
