@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 
 from coral.core.weight_tensor import WeightTensor
 from coral.errors import InvalidValueError
+from coral.runs import Run
 from coral.version_control import Repository
 from coral_jupyter import namespace as ns
 from coral_jupyter.display import (
@@ -32,6 +33,7 @@ from coral_jupyter.display import (
     TransferReport,
     VersionList,
 )
+from coral_jupyter.display.runs import RunTable, SessionStatus
 from coral_jupyter.display.views import shapes_of
 from coral_jupyter.parser import PARSERS, parse, split, usage
 from coral_jupyter.progress import read_weights, stage_with_progress
@@ -42,6 +44,7 @@ class SessionLike(Protocol):
     last DAG explorer opened (``%coral metrics`` selects in it)."""
 
     explorer: Any
+    active_run: Run | None
 
     @property
     def repo(self) -> Repository: ...
@@ -95,7 +98,10 @@ def _open(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any
 
 
 def _status(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
-    return session.repo.status()
+    run = session.active_run
+    if run is None:
+        return session.repo.status()
+    return SessionStatus(session.repo.status(), run.name, run.last_step)
 
 
 def _add(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
@@ -321,6 +327,86 @@ def _help_command(session: SessionLike, args: argparse.Namespace, user_ns: dict[
     return _help(args.command)
 
 
+def _runs(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return RunTable(session.repo.runs())
+
+
+def _run(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    return _RUN_ACTIONS[args.action](session, args, user_ns)
+
+
+def _run_start(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    if session.active_run is not None:
+        raise UsageError(
+            f"run {session.active_run.name!r} is active in this session; end it first with "
+            "%coral run end"
+        )
+    (name,) = args.values
+    run = session.repo.start_run(
+        name, dict(args.param) or None, from_ref=args.from_ref, resume=args.resume
+    )
+    session.active_run = run
+    params = ", ".join(f"{k}={v}" for k, v in run.params.items())
+    verb = "Resumed" if args.resume else "Started"
+    return Notice(f"{verb} run {name}" + (f" ({params})" if params else ""))
+
+
+def _active(session: SessionLike) -> Run:
+    if session.active_run is None:
+        raise UsageError("no active run: start one with %coral run start NAME")
+    return session.active_run
+
+
+def _point(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)  # "nan" and "inf" too: a diverged loss is a fact
+    except ValueError:
+        raise UsageError(f"run log takes NAME=NUMBER, got {text!r}") from None
+
+
+def _run_log(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    run = _active(session)
+    values = dict(_point(v) for v in args.values)
+    step = run.log(values, step=args.step)
+    shown = ", ".join(f"{k}={v:g}" for k, v in values.items())
+    return Notice(f"run {run.name}, step {step}: {shown}")
+
+
+def _run_commit(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    run = _active(session)
+    names = args.values or [ns.single_model(user_ns)]
+    weights = ns.collect(user_ns, names)
+    commit = run.commit(weights, args.message, step=args.step)
+    assert commit is not None  # not in the background
+    return CommitOutcome.of(session.repo, commit, branch=run.name)
+
+
+def _run_end(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    run = _active(session)
+    run.close()
+    session.active_run = None
+    info = session.repo.run_info(run.name)
+    step = "-" if info.last_step is None else info.last_step
+    return Notice(f"Ended run {run.name}: {info.commits} commit(s), last step {step}")
+
+
+def _run_show(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    (name,) = args.values
+    return RunTable([session.repo.run_info(name)])
+
+
+_RUN_ACTIONS: dict[str, Handler] = {
+    "start": _run_start,
+    "log": _run_log,
+    "commit": _run_commit,
+    "end": _run_end,
+    "show": _run_show,
+}
+
+
 HANDLERS: dict[str, Handler] = {
     "init": _init,
     "open": _open,
@@ -348,5 +434,7 @@ HANDLERS: dict[str, Handler] = {
     "dag": _dag,
     "diffview": _diffview,
     "metrics": _metrics,
+    "runs": _runs,
+    "run": _run,
     "help": _help_command,
 }

@@ -72,6 +72,22 @@ def weights_of(variable: str, obj: Any) -> dict[str, Any]:
     )
 
 
+def single_model(namespace: Mapping[str, Any]) -> str:
+    """The one notebook variable holding a torch module (else a dict of weights), for a
+    command given no names; UsageError-style ValueError naming the candidates otherwise."""
+    public = {k: v for k, v in namespace.items() if not k.startswith("_")}
+    modules = [k for k, v in public.items() if is_module(v)]
+    candidates = modules or [
+        k for k, v in public.items() if isinstance(v, Mapping) and is_stageable(v)
+    ]
+    if len(candidates) == 1:
+        return candidates[0]
+    found = ", ".join(sorted(candidates)) or "none"
+    raise InvalidValueError(
+        f"name the weights to commit (%coral run commit NAME); candidates: {found}"
+    )
+
+
 def collect(namespace: Mapping[str, Any], variables: Iterable[str]) -> dict[str, Any]:
     """The weights of several variables: one object keeps its own names; with several, each
     name is prefixed by its variable (an array is named by its full dotted path). Names that

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from coral.errors import NotARepositoryError
+from coral.runs import Run
 from coral.version_control import Repository
 from coral_jupyter.commands import execute
 
@@ -23,6 +24,8 @@ class Session:
         self._repo: Repository | None = None
         self.explorer: Any = None
         """The last DAG explorer opened (``%coral metrics`` selects in it)."""
+        self.active_run: Run | None = None
+        """The run ``%coral run start`` opened (``run log``/``commit``/``end`` act on it)."""
 
     @property
     def repo(self) -> Repository:
@@ -56,6 +59,9 @@ class Session:
 
     def _replace(self, repo: Repository) -> None:
         if self._repo is not None and self._repo is not repo:
+            if self.active_run is not None:  # its points are journalled: nothing is lost
+                self.active_run.close()
+                self.active_run = None
             self._repo.close()
         self._repo = repo
 

@@ -58,6 +58,8 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "stats": (commands.stats, True),
     "fsck": (commands.fsck, True),
     "gc": (commands.gc, True),
+    "runs": (commands.runs, True),
+    "run": (commands.run, True),
 }
 
 

@@ -315,3 +315,33 @@ def demo(start: Path, args: argparse.Namespace, out: Output) -> int:
         out.line(f"  {line}")
     out.line("or in Jupyter: %load_ext coral_jupyter, then %coral open . and %coral dag")
     return 0
+
+
+def runs(repo: Repository, args: argparse.Namespace, out: Output) -> int:
+    found = repo.runs()
+    for info in found:
+        out.line(str(info))
+    if not found:
+        out.line("no runs yet; start one with repo.start_run(NAME, params=...)")
+    return 0
+
+
+def run(repo: Repository, args: argparse.Namespace, out: Output) -> int:
+    (name,) = args.values  # the spec's check: run show NAME
+    info = repo.run_info(name)
+    out.line(
+        f"run {info.name} [{info.status}]"
+        + (f", started {info.started_at}" if info.started_at else "")
+    )
+    for key, value in info.params.items():
+        out.line(f"  param  {key} = {value}")
+    for key, value in info.metrics.items():
+        out.line(f"  metric {key} = {value:.6g}")
+    last = "-" if info.last_step is None else info.last_step
+    out.line(f"  last step {last}, {info.commits} commit(s)")
+    for commit in repo.log(branch=name) if info.head else []:
+        meta = commit.metadata.extra.get("run")
+        if isinstance(meta, dict) and meta.get("name") == name:
+            first = commit.metadata.message.splitlines()[0] if commit.metadata.message else ""
+            out.line(f"  {out.paint(commit.short_hash, 'yellow')} step {meta.get('step')}  {first}")
+    return 0

@@ -135,6 +135,22 @@ def _tag_problem(args: argparse.Namespace, extras: Sequence[str]) -> str | None:
     return None
 
 
+def _run_problem(args: argparse.Namespace, extras: Sequence[str]) -> str | None:
+    wanted = {"start": (1, 1), "show": (1, 1), "log": (1, None), "commit": (0, None), "end": (0, 0)}
+    low, high = wanted[args.action]
+    count = len(args.values)
+    if count < low or (high is not None and count > high):
+        shape = {
+            "start": "run start NAME [--param K=V ...] [--from REF] [--resume]",
+            "show": "run show NAME",
+            "log": "run log NAME=VALUE ... [--step N]",
+            "commit": "run commit [VARIABLE ...] [--step N] [-m MESSAGE]",
+            "end": "run end",
+        }[args.action]
+        return f"usage: {shape}"
+    return None
+
+
 def _checkout_problem(args: argparse.Namespace, extras: Sequence[str]) -> str | None:
     if args.ref is None and getattr(args, "create", None) is None:  # -b: the command only
         return "give the branch, tag or commit to switch to"
@@ -454,6 +470,37 @@ TABLE: tuple[Command, ...] = (
                 "gc.reflog_expire_unreachable, 30 days)",
             ),
         ),
+    ),
+    Command("runs", "Every run: its params, latest metrics and commits."),
+    Command(
+        "run",
+        "Show a run; in a notebook also start, log to, commit and end the session's run.",
+        (
+            arg("action", choices=["start", "log", "commit", "end", "show"], only=MAGIC),
+            # A run is held by the process that logs to it: a one-shot command only reads.
+            arg("action", choices=["show"], only=CLI),
+            arg(
+                "values",
+                nargs="*",
+                metavar="ARG",
+                help="start/show: NAME; log: NAME=VALUE ...; commit: notebook variables "
+                "(default: the notebook's one model)",
+            ),
+            arg(
+                "--param",
+                type=key_value,
+                action="append",
+                default=[],
+                metavar="K=V",
+                only=MAGIC,
+                help="a hyperparameter of the run being started (repeatable)",
+            ),
+            arg("--from", dest="from_ref", default=None, metavar="REF", only=MAGIC),
+            arg("--resume", action="store_true", only=MAGIC, help="continue an existing run"),
+            arg("--step", type=int, default=None, only=MAGIC, help="default: the next step"),
+            arg("-m", "--message", default=None, only=MAGIC),
+        ),
+        check=_run_problem,
     ),
     Command(
         "help",

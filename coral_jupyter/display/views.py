@@ -426,10 +426,11 @@ class CommitOutcome:
     branch: str | None = None
 
     @classmethod
-    def of(cls, repo: Repository, commit: Commit) -> CommitOutcome:
+    def of(cls, repo: Repository, commit: Commit, branch: str | None = None) -> CommitOutcome:
+        """``commit`` as made on ``branch`` (default: HEAD's; a run's commit names its own)."""
         parent = repo.get_commit(commit.parent_hashes[0]) if commit.parent_hashes else None
         removed = sorted(set(parent.weight_hashes) - set(commit.weight_hashes)) if parent else []
-        return cls(commit, removed, repo.current_branch)
+        return cls(commit, removed, branch or repo.current_branch)
 
     @property
     def removal_summary(self) -> str | None:
