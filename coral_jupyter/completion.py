@@ -1,5 +1,5 @@
-"""Tab completion for ``%coral``: subcommands, refs (branches, tags), weight names, strategies
-and notebook variables that hold weights."""
+"""Tab completion for ``%coral``: subcommands, refs (branches, tags), weight names, strategies,
+runs and notebook variables that hold weights."""
 
 from __future__ import annotations
 
@@ -44,8 +44,28 @@ def candidates(session: Session, user_ns: dict[str, Any], line: str) -> list[str
         return _weights(session) if len(words) == 2 else _refs(session)
     if command in _VARIABLE_COMMANDS and not previous.startswith("-"):
         return sorted(n for n, v in user_ns.items() if not n.startswith("_") and is_stageable(v))
+    if command == "run":
+        return _run_words(session, user_ns, words)
     if command == "help":
         return sorted(PARSERS)
+    return []
+
+
+_RUN_ACTIONS = ["commit", "end", "log", "show", "start"]
+
+
+def _run_words(session: Session, user_ns: dict[str, Any], words: list[str]) -> list[str]:
+    """``run ACTION``, then a run's name (``show``, ``start --resume``), a variable
+    (``commit``), or the ref a new run starts from (``--from``)."""
+    if len(words) == 2:
+        return _RUN_ACTIONS
+    action, previous = words[1], words[-2]
+    if previous == "--from":
+        return _refs(session)
+    if action in ("show", "start") and not words[-1].startswith("-"):
+        return _safely(lambda: [r.name for r in session.repo.runs()])
+    if action == "commit" and not previous.startswith("-"):
+        return sorted(n for n, v in user_ns.items() if not n.startswith("_") and is_stageable(v))
     return []
 
 

@@ -132,3 +132,29 @@ def test_metrics_plot_renders(lab: tuple[str, Path], browser: Any, tmp_path: Pat
         screenshot(_output(page), "metrics.png", tmp_path)
     finally:
         page.close()
+
+
+def test_the_runs_table_renders(lab: tuple[str, Path], browser: Any, tmp_path: Path) -> None:
+    url, root = lab
+    _notebook(
+        root / "runs.ipynb",
+        [
+            "import math\n"
+            "for lr in (3e-4, 1e-3):\n"
+            "    with repo.start_run(f'lr-{lr:g}', params={'lr': lr, 'batch': 32}) as run:\n"
+            "        for step in range(3):\n"
+            "            run.log({'loss': 1 / (step + 1) if lr < 1e-3 else math.nan}, step=step)\n"
+            "        run.commit(w, step=2)",
+            "%load_ext coral_jupyter\n%coral open runs_repo\n%coral runs",
+        ],
+    )
+    page = open_notebook(browser, url, "runs.ipynb", run_all=True)
+    try:
+        page.wait_for_function(
+            "() => document.body.innerText.includes('lr-0.001') &&"
+            " document.body.innerText.includes('batch=32, lr=0.0003')",
+            timeout=90_000,
+        )
+        screenshot(_output(page), "runs_table.png", tmp_path)
+    finally:
+        page.close()

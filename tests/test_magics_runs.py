@@ -94,3 +94,12 @@ def test_the_command_line_lists_and_shows_runs(tmp_path: Path) -> None:
     assert "param  lr = 0.01" in shown and "metric loss = 0.5" in shown and "step 1" in shown
     missing = coral(tmp_path / "proj", "run", "show", "nope", code=1)
     assert "no run named 'nope'" in missing.stderr
+
+
+def test_tab_completion_of_runs(shell: Shell) -> None:
+    shell.run("%coral run start alpha")
+    shell.run("%coral run end")
+    assert shell.complete("%coral run ") == ["commit", "end", "log", "show", "start"]
+    assert shell.complete("%coral run show a") == ["alpha"]
+    assert "main" in shell.complete("%coral run start beta --from ")
+    assert shell.complete("%coral run commit m") == ["model"]

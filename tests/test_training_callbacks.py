@@ -142,14 +142,21 @@ def test_the_lightning_callback_records_params_curve_and_checkpoints(
     _assert_bit_exact_model(repo, "mlp-sgd", module)
 
 
-def test_the_callbacks_name_their_extra_when_it_is_missing() -> None:
+@pytest.mark.parametrize(
+    ("blocked", "module", "extra"),
+    [("transformers", "transformers", "transformers"), ("lightning", "lightning", "lightning")],
+)
+def test_the_callbacks_name_their_extra_when_it_is_missing(
+    blocked: str, module: str, extra: str
+) -> None:
     import subprocess
     import sys
 
     script = (
-        "import sys; sys.modules['transformers'] = None\n"
-        "try:\n    import coral.integrations.transformers\n"
-        "except ImportError as err:\n    print(err)\n"
+        f"import sys; sys.modules[{blocked!r}] = None\n"
+        f"try:\n    import coral.integrations.{module}\n"
+        "except ImportError as err:\n    print(type(err).__name__, err)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert "pip install 'coral[transformers]'" in out.stdout, out.stderr
+    assert "MissingExtraError" in out.stdout, out.stderr
+    assert f"pip install 'coral[{extra}]'" in out.stdout, out.stderr
