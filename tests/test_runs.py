@@ -135,12 +135,27 @@ def test_starting_an_existing_run_or_resuming_a_missing_one_is_refused(
     assert [b.name for b in repo.branch_manager.list_branches()] == ["main", "taken"]
 
 
-def test_a_run_open_in_this_process_cannot_be_opened_twice(based: Repository) -> None:
+def test_a_run_open_in_this_process_is_taken_over_only_by_resume(based: Repository) -> None:
     run = based.start_run("r")
+    run.log({"loss": 1.0}, step=0)
     with pytest.raises(ConcurrentUpdateError, match="already open"):
-        based.start_run("r", resume=True)
-    run.close()
-    based.start_run("r", resume=True).close()
+        Repository.from_parts(based.parts).start_run("r", params={"lr": 1})
+    again = based.start_run("r", resume=True)  # a notebook cell run a second time
+    assert run.closed and not again.closed
+    assert again.metric_history() == {"loss": [(0, 1.0)]}
+    with pytest.raises(InvalidValueError, match="closed"):
+        run.log({"loss": 2.0})
+    again.close()
+
+
+def test_a_run_dropped_without_close_does_not_block_its_name(based: Repository) -> None:
+    import gc
+
+    based.start_run("r").log({"loss": 1.0}, step=0)  # the object is dropped at once
+    gc.collect()
+    assert based.run_info("r").status == "closed"  # nothing has it open any more
+    with based.start_run("r", resume=True) as run:
+        assert run.metric_history() == {"loss": [(0, 1.0)]}
 
 
 def test_a_resumed_run_keeps_its_params(based: Repository) -> None:

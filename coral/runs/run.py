@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -30,6 +31,7 @@ from coral.records.keys import RUN_STAGING
 from coral.records.parts import RepositoryParts
 from coral.records.staging import StagingArea
 from coral.records.tags import check_metrics
+from coral.runs import registry
 from coral.runs.history import committed_seq, run_commits, run_meta, run_points
 from coral.runs.journal import Entry, Journal, as_points
 from coral.runs.model_input import model_weights, optimizer_state
@@ -67,6 +69,8 @@ class Run:
         self._error: BaseException | None = None
         self._worker: ThreadPoolExecutor | None = None
         self.closed = False
+        # A Run dropped without close() must not keep its journal file open.
+        weakref.finalize(self, self._journal.close)
 
     def _resume_step(self, pending: list[Entry]) -> int | None:
         steps = [e.step for e in pending]
@@ -237,7 +241,7 @@ class Run:
                 if self._worker is not None:
                     self._worker.shutdown(wait=True)
                 write_record(self._parts.records, self._record.closed())
-                OPEN_IN_PROCESS.discard(open_key(self._parts, self.name))
+                registry.release(self._parts, self.name)
 
     def __enter__(self) -> Run:
         return self
@@ -266,11 +270,3 @@ class Run:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"Run({self.name!r}, {state}, step {self._last_step})"
-
-
-OPEN_IN_PROCESS: set[tuple[int, str]] = set()
-"""Runs open in this process, by (records, name): a second ``start_run`` of one is refused."""
-
-
-def open_key(parts: RepositoryParts, name: str) -> tuple[int, str]:
-    return (id(parts.records), name)

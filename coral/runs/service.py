@@ -9,6 +9,7 @@ from coral.errors import ConcurrentUpdateError, InvalidValueError, RefExistsErro
 from coral.history.service import History
 from coral.records.parts import RepositoryParts
 from coral.records.refnames import check_ref_name
+from coral.runs import registry
 from coral.runs.history import run_commits, run_meta, run_points
 from coral.runs.params import check_params
 from coral.runs.points import latest
@@ -20,7 +21,7 @@ from coral.runs.record import (
     run_names,
     write_record,
 )
-from coral.runs.run import OPEN_IN_PROCESS, Run, open_key
+from coral.runs.run import Run
 from coral.workspace.refs import Refs
 
 
@@ -87,24 +88,30 @@ class Runs:
         """
         check_ref_name(name)
         given = check_params(params)
-        records = self._parts.records
-        with self._parts.lock.hold():  # the checks, the branch and the record are one step
-            if open_key(self._parts, name) in OPEN_IN_PROCESS:
+        current = registry.live(self._parts, name)
+        if current is not None:
+            if not resume:
                 raise ConcurrentUpdateError(
-                    f"run {name!r} is already open in this process; use that Run, or close it first"
+                    f"run {name!r} is already open in this process; use that Run, or "
+                    f"repo.start_run({name!r}, resume=True) to close it and go on"
                 )
-            record = read_record(records, name)
-            if resume:
-                record = self._resumed(name, record, given, from_ref)
-            else:
-                record = self._started(name, given, from_ref)
-            write_record(records, record)
-            OPEN_IN_PROCESS.add(open_key(self._parts, name))
+            current.close()  # a notebook cell run again takes its run over
+        if not registry.reserve(self._parts, name):
+            raise ConcurrentUpdateError(f"run {name!r} is being opened by another thread")
         try:
-            return Run(self._parts, self._history, record)
+            with self._parts.lock.hold():  # the checks, the branch and the record: one step
+                record = read_record(self._parts.records, name)
+                if resume:
+                    record = self._resumed(name, record, given, from_ref)
+                else:
+                    record = self._started(name, given, from_ref)
+                write_record(self._parts.records, record)
+            run = Run(self._parts, self._history, record)
         except BaseException:
-            OPEN_IN_PROCESS.discard(open_key(self._parts, name))
+            registry.release(self._parts, name)
             raise
+        registry.opened(run, self._parts)
+        return run
 
     def _started(self, name: str, params: dict[str, Any], from_ref: str | None) -> RunRecord:
         if self._history.is_branch(name):
@@ -184,5 +191,5 @@ class Runs:
     def _status(self, name: str, record: RunRecord | None) -> str:
         if record is None:
             return "committed"
-        open_now = record.held_elsewhere() or open_key(self._parts, name) in OPEN_IN_PROCESS
+        open_now = record.held_elsewhere() or registry.is_open(self._parts, name)
         return "active" if record.status == "active" and open_now else "closed"
