@@ -23,6 +23,7 @@ from coral.errors import (
     RefExistsError,
     RefNotFoundError,
 )
+from coral.records.staging import StagingArea
 from coral.version_control import Repository
 
 pytestmark = pytest.mark.disk_and_memory
@@ -254,6 +255,8 @@ def test_a_background_commit_error_surfaces_on_the_next_call(based: Repository) 
     run.commit({"w": np.zeros(2, F32), "bad": np.array(["text"])}, background=True)
     with pytest.raises(Exception, match="bad"):
         run.wait()
+    own = StagingArea(based.parts.records, based.parts.lock, key="staging/runs/bg.json")
+    assert own.read().empty  # nothing of the failed commit waits for the next one
     run.commit(_w(1))  # the run goes on
     run.commit({"bad": np.array(["text"])}, background=True)
     with pytest.raises(Exception, match="bad"):

@@ -161,10 +161,6 @@ class Run:
     ) -> Commit:
         """Stage and commit the (copied) weights with their points: in the caller's thread,
         or on the run's worker."""
-        self._workspace.stage_weights(weights)
-        if optimizer_entries is not None:
-            files = ModelFiles(self._parts, self._history, self._workspace)
-            files.stage_optimizer_entries(optimizer_entries)
         meta = {
             "name": self.name,
             "params": self.params,
@@ -172,9 +168,17 @@ class Run:
             "seq": seq,
             "metrics": encode_points(merge_points(points)),
         }
-        commit = self._workspace.commit(
-            message, metrics=metrics, allow_empty=True, extra={"run": meta}
-        )
+        try:
+            self._workspace.stage_weights(weights)
+            if optimizer_entries is not None:
+                files = ModelFiles(self._parts, self._history, self._workspace)
+                files.stage_optimizer_entries(optimizer_entries)
+            commit = self._workspace.commit(
+                message, metrics=metrics, allow_empty=True, extra={"run": meta}
+            )
+        except BaseException:
+            self._workspace.staging.unstage()  # a failed commit leaves nothing for the next
+            raise
         self._committed_through(seq)
         return commit
 
