@@ -92,14 +92,8 @@ class Repository:
         :class:`~coral.storage.memory_store.MemoryStore` with the same delta encoding, on
         an unborn ``main``. Everything but the directory works (``path``, ``gc`` and
         ``repack``'s pack rewrite need a disk); it is gone when the object is. For tests,
-        property tests and notebooks that try something out.
-
-        Example:
-            >>> repo = Repository.in_memory()
-            >>> _ = repo.stage_weights({"w": np.zeros(3, np.float32)})
-            >>> _ = repo.commit("try it")
-            >>> repo.get_weight("w").data.tolist()
-            [0.0, 0.0, 0.0]
+        property tests and notebooks that try something out
+        (``Repository.in_memory().stage_weights({"w": np.zeros(3, np.float32)})``).
         """
         return cls.from_parts(memory_parts())
 
@@ -284,6 +278,10 @@ class Repository:
     @_doc(Runs.run_info)
     def run_info(self, name: str) -> RunInfo:
         return self._runs.run_info(name)
+
+    @_doc(Runs.metric_history)
+    def metric_history(self, run: str) -> dict[str, list[tuple[int, float]]]:
+        return self._runs.metric_history(run)
 
     # --- reading weights ---
 

@@ -328,7 +328,15 @@ def _help_command(session: SessionLike, args: argparse.Namespace, user_ns: dict[
 
 
 def _runs(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
-    return RunTable(session.repo.runs())
+    from coral_jupyter.widgets import RunsTable
+
+    return RunsTable(
+        session.repo,
+        args.sort,
+        descending=args.desc,
+        filter=args.filter,
+        explorer=session.explorer,
+    )
 
 
 def _run(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:

@@ -152,7 +152,7 @@ def test_the_runs_table_renders(lab: tuple[str, Path], browser: Any, tmp_path: P
     try:
         page.wait_for_function(
             "() => document.body.innerText.includes('lr-0.001') &&"
-            " document.body.innerText.includes('batch=32, lr=0.0003')",
+            " document.body.innerText.includes('loss (min / last)')",
             timeout=90_000,
         )
         screenshot(_output(page), "runs_table.png", tmp_path)

@@ -10,7 +10,8 @@ import pytest
 
 from coral.version_control import Repository
 from coral_jupyter.display import CommitOutcome, Notice
-from coral_jupyter.display.runs import RunTable, SessionStatus
+from coral_jupyter.display.runs import SessionStatus
+from coral_jupyter.widgets import RunsTable
 from tests.jupyter_helpers import Shell
 from tests.test_cli import coral
 
@@ -45,10 +46,10 @@ def test_a_notebook_run_from_start_to_end(shell: Shell) -> None:
     shell.run("with torch.no_grad(): model.weight.add_(1.0)")
     made = shell.run('%coral run commit -m "after a step"')  # the notebook's one model
     assert isinstance(made, CommitOutcome) and repr(made).startswith("[lr-0.1 ")
-    table = shell.run("%coral runs")
-    assert isinstance(table, RunTable) and "lr-0.1 [active] step 3" in repr(table)
+    table = shell.run("%coral runs --sort loss")
+    assert isinstance(table, RunsTable) and "lr-0.1 [active] step 3" in repr(table)
     html = shell.html(table)
-    assert "lr-0.1" in html and "batch=8" in html
+    assert "lr-0.1" in html and "batch" in html and table.sort_column == "loss"
     ended = shell.run("%coral run end")
     assert "1 commit(s), last step 3" in repr(ended)
 

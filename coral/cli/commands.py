@@ -318,10 +318,14 @@ def demo(start: Path, args: argparse.Namespace, out: Output) -> int:
 
 
 def runs(repo: Repository, args: argparse.Namespace, out: Output) -> int:
-    found = repo.runs()
-    for info in found:
-        out.line(str(info))
-    if not found:
+    from coral.runs.table import row_filter, run_rows, sorted_rows
+
+    matches = row_filter(args.filter)
+    shown = sorted_rows([r for r in run_rows(repo) if matches(r)], args.sort, args.desc)
+    by_name = {info.name: info for info in repo.runs()}
+    for row in shown:
+        out.line(str(by_name[row.name]))
+    if not by_name:
         out.line("no runs yet; start one with repo.start_run(NAME, params=...)")
     return 0
 

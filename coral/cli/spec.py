@@ -471,7 +471,16 @@ TABLE: tuple[Command, ...] = (
             ),
         ),
     ),
-    Command("runs", "Every run: its params, latest metrics and commits."),
+    Command(
+        "runs",
+        "Every run: its params, latest and best metrics, commits.",
+        (
+            arg("--sort", default=None, metavar="COLUMN", help="a metric, best.M, a param..."),
+            arg("--desc", action="store_true", help="largest first"),
+            arg("--filter", default=None, metavar="EXPR", help='e.g. "lr < 1e-3 and loss < 1"'),
+        ),
+        notes={MAGIC: "A table to sort, filter and select runs in."},
+    ),
     Command(
         "run",
         "Show a run; in a notebook also start, log to, commit and end the session's run.",

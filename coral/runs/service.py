@@ -12,7 +12,7 @@ from coral.records.refnames import check_ref_name
 from coral.runs import registry
 from coral.runs.history import run_commits, run_meta, run_points
 from coral.runs.params import check_params
-from coral.runs.points import latest
+from coral.runs.points import Points, latest
 from coral.runs.record import (
     RunRecord,
     journal_key,
@@ -187,6 +187,12 @@ class Runs:
             status=self._status(name, record),
             started_at=record.started_at if record else None,
         )
+
+    def metric_history(self, name: str) -> Points:
+        """Run ``name``'s points, open or not (``{"loss": [(step, value), ...]}``, committed
+        and journalled); RefNotFoundError when there is no such run."""
+        self.run_info(name)  # the helpful error for a name that is no run
+        return run_points(self._parts, self._history, name)
 
     def _status(self, name: str, record: RunRecord | None) -> str:
         if record is None:

@@ -1,8 +1,9 @@
 """Interactive views of a repository (ipywidgets + Plotly ``FigureWidget``): the commit-DAG
-explorer, the side-by-side weight diff viewer and metrics across versions."""
+explorer, the side-by-side weight diff viewer, metrics across versions and the runs table."""
 
 from coral_jupyter.widgets.dag import DagExplorer, DagModel
 from coral_jupyter.widgets.diffview import DiffViewer
 from coral_jupyter.widgets.metrics import MetricsPlot
+from coral_jupyter.widgets.runs_table import RunsTable
 
-__all__ = ["DagExplorer", "DagModel", "DiffViewer", "MetricsPlot"]
+__all__ = ["DagExplorer", "DagModel", "DiffViewer", "MetricsPlot", "RunsTable"]
