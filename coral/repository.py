@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 
 from coral.core.weight_tensor import WeightTensor
 from coral.delta.repack import RepackResult
-from coral.errors import InvalidValueError, RemoteError
+from coral.errors import InvalidValueError
 from coral.history.bisect import BisectResult, Test
 from coral.history.blame import BlameEntry
 from coral.history.graph import VersionGraph
@@ -41,7 +40,7 @@ from coral.maintenance.fsck import FsckReport
 from coral.maintenance.gc import GcReport
 from coral.maintenance.service import Maintenance, StorageStats
 from coral.merge.plan import MergePlan, MergeStrategy
-from coral.merge.runner import MergeRunner
+from coral.merge.runner import MergeRunner, preview_merge
 from coral.records.branch import Branch, BranchManager
 from coral.records.commit import Commit
 from coral.records.layout import RepoLayout
@@ -49,6 +48,7 @@ from coral.records.parts import RepositoryParts, memory_parts, open_parts
 from coral.records.refs import Head, ReflogEntry
 from coral.records.tags import Version
 from coral.remote.backend import Backend
+from coral.remote.clone import prepare_clone
 from coral.remote.results import PullResult, PushResult, SyncResult, SyncStatus
 from coral.remote.service import ProgressCallback, Transfers
 from coral.runs import Run, RunInfo, Runs
@@ -416,6 +416,12 @@ class Repository:
             **params,
         )
 
+    @_doc(preview_merge)
+    def preview_merge(
+        self, source: str, into: str, strategy: MergeStrategy | str = "average", **params: Any
+    ) -> MergePlan:
+        return preview_merge(self.parts, self._history, source, into, strategy, **params)
+
     # --- remotes ---
 
     @_doc(Transfers.add_remote)
@@ -514,23 +520,11 @@ class Repository:
             RemoteError: ``path`` already holds a repository, or the transfer failed (the
                 clone is removed, as git removes a failed clone).
         """
-        from coral.remote.url import parse_remote_url
-
-        parse_remote_url(url)  # a bad URL fails before anything is created
-        target = Path(path).absolute()
-        if (target / ".coral").exists():
-            raise RemoteError(f"{target} already holds a Coral repository; clone elsewhere")
-        # The first folder we create (target or an ancestor): a failed clone removes only it.
-        created = next((p for p in [*reversed(target.parents), target] if not p.exists()), None)
-        repo = cls(target, init=True)
-        try:
+        target = prepare_clone(url, path)
+        repo = cls(target.path, init=True)
+        with target.removed_on_error(repo):
             repo.add_remote(remote_name, url)
             repo.pull(remote_name, progress_callback=progress_callback, show_progress=show_progress)
-        except BaseException:
-            # As git does: a failed clone leaves nothing behind (only what it created).
-            repo.close()
-            shutil.rmtree(created if created is not None else target / ".coral", ignore_errors=True)
-            raise
         return repo
 
     # --- model files and optimizer state ---

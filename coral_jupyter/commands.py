@@ -339,6 +339,12 @@ def _runs(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any
     )
 
 
+def _compare(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
+    from coral_jupyter.widgets import RunComparison
+
+    return RunComparison(session.repo, args.a, args.b, strategy=args.strategy)
+
+
 def _run(session: SessionLike, args: argparse.Namespace, user_ns: dict[str, Any]) -> Any:
     return _RUN_ACTIONS[args.action](session, args, user_ns)
 
@@ -443,6 +449,7 @@ HANDLERS: dict[str, Handler] = {
     "diffview": _diffview,
     "metrics": _metrics,
     "runs": _runs,
+    "compare": _compare,
     "run": _run,
     "help": _help_command,
 }

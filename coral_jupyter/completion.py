@@ -46,6 +46,8 @@ def candidates(session: Session, user_ns: dict[str, Any], line: str) -> list[str
         return sorted(n for n, v in user_ns.items() if not n.startswith("_") and is_stageable(v))
     if command == "run":
         return _run_words(session, user_ns, words)
+    if command == "compare" and not words[-1].startswith("-"):
+        return _safely(lambda: [r.name for r in session.repo.runs()])
     if command == "help":
         return sorted(PARSERS)
     return []

@@ -104,3 +104,18 @@ def test_tab_completion_of_runs(shell: Shell) -> None:
     assert shell.complete("%coral run show a") == ["alpha"]
     assert "main" in shell.complete("%coral run start beta --from ")
     assert shell.complete("%coral run commit m") == ["model"]
+
+
+def test_compare_two_runs_from_the_notebook(shell: Shell) -> None:
+    from coral_jupyter.widgets import RunComparison
+
+    for name, lr in (("a", 0.1), ("b", 0.01)):
+        shell.run(f"%coral run start {name} --param lr={lr}")
+        shell.run("%coral run log loss=1.0 --step 0")
+        shell.run("with torch.no_grad(): model.weight.add_(1.0)")
+        shell.run("%coral run commit model")
+        shell.run("%coral run end")
+    view = shell.run("%coral compare a b --strategy ties")
+    assert isinstance(view, RunComparison) and view.params_diff == {"lr": (0.1, 0.01)}
+    assert view.strategy == "ties" and "a vs b" in shell.html(view)
+    assert shell.complete("%coral compare ") == ["a", "b"]

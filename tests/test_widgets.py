@@ -243,3 +243,16 @@ def test_histograms_send_counts_only() -> None:
     counts, edges = histogram(np.random.default_rng(0).standard_normal(3_000_000))
     assert counts.sum() == 1 << 20 and edges.size == counts.size + 1
     assert histogram(np.array([np.nan]))[0].size == 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([1.0000001, 1.0000002, 1.0000001], np.float32),  # a few float32 ulps apart
+        np.full(10, 3.0, np.float64),
+        np.array([1.0, 1.0 + 2**-52]),
+    ],
+)
+def test_histograms_of_nearly_constant_tensors(values: np.ndarray) -> None:
+    counts, edges = histogram(values)
+    assert counts.sum() == values.size and np.all(np.diff(edges) > 0)

@@ -472,6 +472,16 @@ TABLE: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "compare",
+        "Two runs side by side: params, curves, merge base, weight diff, merge preview.",
+        (
+            arg("a", metavar="RUN_A"),
+            arg("b", metavar="RUN_B"),
+            arg("--strategy", default="average", choices=_STRATEGIES, help="for the preview"),
+        ),
+        only=MAGIC,
+    ),
+    Command(
         "runs",
         "Every run: its params, latest and best metrics, commits.",
         (

@@ -296,3 +296,26 @@ class MergeRunner:
         if self._history.is_tag(plan.source):
             return f"Merge tag '{plan.source}'"
         return f"Merge commit '{plan.theirs[:8]}'"
+
+
+def preview_merge(
+    parts: RepositoryParts,
+    history: History,
+    source: str,
+    into: str,
+    strategy: MergeStrategy | str = "average",
+    **params: Any,
+) -> MergePlan:
+    """The plan of merging ``source`` into branch ``into``: what ``merge(...,
+    dry_run=True)`` returns with ``into`` checked out, but HEAD does not move and nothing is
+    written (comparing two runs).
+
+    Raises:
+        InvalidValueError: ``into`` is not a branch.
+    """
+    if not history.is_branch(into):
+        raise InvalidValueError(f"{into!r} is not a branch; merges go into a branch")
+    runner = MergeRunner(parts, history, Workspace(parts, history, branch=into))
+    plan = runner.merge(source, strategy, dry_run=True, **params)
+    assert isinstance(plan, MergePlan)  # a dry run
+    return plan

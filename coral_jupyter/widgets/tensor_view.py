@@ -83,9 +83,14 @@ def histogram(values: np.ndarray, bins: int = HISTOGRAM_BINS) -> tuple[np.ndarra
     flat = np.asarray(values).reshape(-1)
     if flat.size > HISTOGRAM_SAMPLE:  # positions drawn with replacement: O(sample), not O(n)
         flat = flat[np.random.default_rng(0).integers(0, flat.size, HISTOGRAM_SAMPLE)]
-    flat = flat[np.isfinite(flat)]
+    # In float64: a float32 (or bfloat16) tensor whose values span a few ulps has no room
+    # for ``bins`` distinct edges in its own dtype, and NumPy refuses it.
+    flat = flat[np.isfinite(flat)].astype(np.float64)
     if flat.size == 0:
         return np.zeros(0, np.int64), np.zeros(1)
+    low, high = float(flat.min()), float(flat.max())
+    if high - low <= max(abs(low), abs(high)) * 1e-12:  # (nearly) one value: one centred bar
+        return np.histogram(flat, bins=bins, range=(low - 0.5, high + 0.5))
     return np.histogram(flat, bins=bins)
 
 
