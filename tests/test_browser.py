@@ -158,3 +158,31 @@ def test_the_runs_table_renders(lab: tuple[str, Path], browser: Any, tmp_path: P
         screenshot(_output(page), "runs_table.png", tmp_path)
     finally:
         page.close()
+
+
+def test_the_run_comparison_renders(lab: tuple[str, Path], browser: Any, tmp_path: Path) -> None:
+    url, root = lab
+    _notebook(
+        root / "compare.ipynb",
+        [
+            "for name, lr in (('lr-a', 0.01), ('lr-b', 0.001)):\n"
+            "    with repo.start_run(name, params={'lr': lr, 'batch': 32}) as run:\n"
+            "        for step in range(5):\n"
+            "            run.log({'loss': 1 / (step + 1) + lr * step}, step=step)\n"
+            "        run.commit({**w, 'head.weight': w['head.weight'] * (1 + lr)})",
+            "from coral_jupyter.widgets import RunComparison\n"
+            "view = RunComparison(repo, 'lr-a', 'lr-b')\nview.preview_merge()\nview",
+        ],
+    )
+    page = open_notebook(browser, url, "compare.ipynb", run_all=True)
+    try:
+        page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=90_000)
+        page.wait_for_function(
+            "() => document.body.innerText.includes('lr-a vs lr-b') &&"
+            " document.body.innerText.includes('Merge base')",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(500)
+        screenshot(_output(page), "run_comparison.png", tmp_path)
+    finally:
+        page.close()

@@ -24,8 +24,8 @@ from coral_jupyter.widgets.static import StaticFallback
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
     return "-" if value is None else str(value)
 
 
@@ -69,7 +69,9 @@ class RunComparison(StaticFallback):
                 legend={"orientation": "h", "y": 1.1, "x": 0},
             )
         )
-        self.preview_button = widgets.Button(description=f"preview merging {b} into {a}")
+        self.preview_button = widgets.Button(
+            description=f"preview merging {b} into {a}", layout={"width": "auto"}
+        )
         self.preview_button.on_click(lambda _: self._safely(self.preview_merge))
         self.plan_area = widgets.HTML()
         self.diff = DiffViewer(repo, self.a.head, self.b.head)
@@ -94,7 +96,7 @@ class RunComparison(StaticFallback):
             pairs = self.curves[info.name].get(metric or "", [])
             params = ", ".join(f"{k}={v}" for k, v in info.params.items())
             traces.append(
-                go.Scattergl(
+                go.Scatter(
                     x=[s for s, _ in pairs],
                     y=[v for _, v in pairs],
                     mode="lines+markers",
