@@ -328,6 +328,8 @@ time.sleep(60)
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"open"
         with pytest.raises(ConcurrentUpdateError, match=f"process {proc.pid}"):
             Repository(based.path).start_run("held", resume=True)
+        with pytest.raises(ConcurrentUpdateError, match=f"process {proc.pid}"):
+            Repository(based.path).start_run("held")  # nor started afresh over it
         assert based.run_info("held").status == "active"
     finally:
         proc.kill()

@@ -101,6 +101,11 @@ class Runs:
         try:
             with self._parts.lock.hold():  # the checks, the branch and the record: one step
                 record = read_record(self._parts.records, name)
+                if record is not None and record.held_elsewhere():
+                    raise ConcurrentUpdateError(
+                        f"run {name!r} is open in process {record.pid} on {record.host}; "
+                        "close it there, or wait for that process to end"
+                    )
                 if resume:
                     record = self._resumed(name, record, given, from_ref)
                 else:
@@ -137,11 +142,6 @@ class Runs:
         if record is None and not exists:
             raise RefNotFoundError(
                 f"no run {name!r} to resume; start it with repo.start_run({name!r}, params=...)"
-            )
-        if record is not None and record.held_elsewhere():
-            raise ConcurrentUpdateError(
-                f"run {name!r} is open in process {record.pid} on {record.host}; close it "
-                "there, or wait for that process to end"
             )
         if record is None:  # known from its commits only (a clone): recreate the record
             meta = run_meta(self._history.commit(name), name) or {}
